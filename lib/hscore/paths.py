@@ -1,0 +1,78 @@
+"""Every file location the study reads or writes; no other module builds a path.
+
+Layout of one model-task pair's results (``results/<profile>/<model>/<task>/``)::
+
+    manifest.json                 resolved configuration, package versions, steps done
+    phase1/run-<r>/dynamics.npz   training dynamics of scoring run r (schema: hscore.dynamics)
+    phase1/run-<r>/step.json      its configuration hash, checksums, seed, device, wall time
+    scores.parquet                one row per training example: H, success rate, cartography
+    subsets.npz, subsets.json     indices of every subset and baseline, and their sizes
+    phase2/<method>--<subset>--<seed>/metrics.json   one fine-tuning run of phase 2
+    phase2.parquet                all phase-2 results in one table
+
+Folder names hold plain ids only; seeds, hyperparameters and versions live inside the files.
+``HSCORE_RESULTS_DIR`` moves the results root (the tests use it); the default is ``results/``
+beside ``study.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+STUDY_FILE = REPO / "study.yaml"
+NOTEBOOKS = REPO / "notebooks"
+BOOK = REPO / "book"
+
+
+def results_root() -> Path:
+    """The folder holding every profile's results."""
+    return Path(os.environ.get("HSCORE_RESULTS_DIR", REPO / "results")).resolve()
+
+
+def profile_dir(profile: str) -> Path:
+    return results_root() / profile
+
+
+def pair_dir(profile: str, model: str, task: str) -> Path:
+    return profile_dir(profile) / model / task
+
+
+def phase1_run_dir(pair: Path, run: int) -> Path:
+    return pair / "phase1" / f"run-{run}"
+
+
+def phase2_run_dir(pair: Path, method: str, subset: str, seed: int) -> Path:
+    return pair / "phase2" / f"{method}--{subset}--{seed}"
+
+
+def manifest_file(pair: Path) -> Path:
+    return pair / "manifest.json"
+
+
+def scores_file(pair: Path) -> Path:
+    return pair / "scores.parquet"
+
+
+def subsets_files(pair: Path) -> tuple[Path, Path]:
+    return pair / "subsets.npz", pair / "subsets.json"
+
+
+def phase2_table(pair: Path) -> Path:
+    return pair / "phase2.parquet"
+
+
+def summary_table(profile: str) -> Path:
+    return profile_dir(profile) / "summary.csv"
+
+
+def executed_dir(profile: str) -> Path:
+    """Where papermill writes the executed notebooks that the book renders."""
+    return BOOK / "executed" / profile
+
+
+def executed_notebook(profile: str, name: str, model: str | None = None, task: str | None = None) -> Path:
+    """An executed notebook, named from its parameters."""
+    stem = name if model is None else f"{model}--{task}--{name}"
+    return executed_dir(profile) / f"{stem}.ipynb"

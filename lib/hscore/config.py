@@ -63,9 +63,11 @@ class PairConfig:
         unknown = set(self.baselines) - set(BASELINES)
         if unknown:
             raise ConfigError(f"unknown baselines {sorted(unknown)}; known: {list(BASELINES)}")
+        if not isinstance(self.require_gpu, bool):
+            raise ConfigError(f"require_gpu must be true or false, got {self.require_gpu!r}")
         for name in ("train_cap", "eval_cap"):
             value = getattr(self, name)
-            if value is not None and value < 1:
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ConfigError(f"{name} must be null or a positive integer, got {value}")
         if self.max_length < 8:
             raise ConfigError(f"max_length must be at least 8, got {self.max_length}")
@@ -90,6 +92,8 @@ def _merge(base: dict, override: dict | None, where: str) -> dict:
         if key not in out:
             raise ConfigError(f"unknown setting {key!r} in {where}; known: {sorted(out)}")
         if isinstance(out[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key} must be a section (a mapping of settings), got {value!r}")
             out[key] = _merge(out[key], value, f"{where}.{key}")
         else:
             out[key] = value
@@ -143,13 +147,20 @@ def pair_config(profile: str, model: str, task: str, study: dict | None = None) 
         raise UnknownNameError(f"profile {profile!r} has no pair {model}/{task}; it has: {listed}")
     settings = _merge(study["defaults"], prof.get("settings"), f"profiles.{profile}.settings")
     settings = _merge(settings, entry.get("settings"), f"profiles.{profile}.pairs[{model}/{task}].settings")
-    phase = lambda d: PhaseConfig(seeds=tuple(int(s) for s in d["seeds"]), epochs=int(d["epochs"]),
-                                  lr=float(d["lr"]), batch_size=int(d["batch_size"]))
+    def phase(d: dict) -> PhaseConfig:
+        if not isinstance(d["seeds"], list):
+            raise ConfigError(f"seeds must be a list of integers, got {d['seeds']!r}")
+        try:
+            return PhaseConfig(seeds=tuple(int(s) for s in d["seeds"]), epochs=int(d["epochs"]),
+                               lr=float(d["lr"]), batch_size=int(d["batch_size"]))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"invalid phase settings {d}: {e}") from e
+
     return PairConfig(
         profile=profile, model=model, checkpoint=study["models"][model]["checkpoint"], task=task,
         max_length=int(settings["max_length"]), train_cap=settings["train_cap"], eval_cap=settings["eval_cap"],
         data_seed=int(settings["data_seed"]), precision=settings["precision"],
-        require_gpu=bool(settings["require_gpu"]), baselines=tuple(settings["baselines"]),
+        require_gpu=settings["require_gpu"], baselines=tuple(settings["baselines"]),
         phase1=phase(settings["phase1"]), phase2=phase(settings["phase2"]),
     )
 

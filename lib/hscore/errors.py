@@ -42,3 +42,7 @@ class CorruptResultError(HScoreError, RuntimeError):
 
 class DataUnavailableError(HScoreError, RuntimeError):
     """A task's data could not be loaded (missing package, no network for a hub dataset)."""
+
+
+class MissingResultError(HScoreError, FileNotFoundError):
+    """A step needs the result of an earlier step that has not run yet."""

@@ -12,7 +12,8 @@ Layout of one model-task pair's results (``results/<profile>/<model>/<task>/``):
 
 Folder names hold plain ids only; seeds, hyperparameters and versions live inside the files.
 ``HSCORE_RESULTS_DIR`` moves the results root (the tests use it); the default is ``results/``
-beside ``study.yaml``.
+beside ``study.yaml``. Executed notebooks go to ``book/executed/<profile>/``, named from their
+parameters (``<model>--<task>--scoring.ipynb``), where the book picks them up.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 STUDY_FILE = REPO / "study.yaml"
 NOTEBOOKS = REPO / "notebooks"
-BOOK = REPO / "book"
+
+
+def book_dir() -> Path:
+    """The Jupyter Book's source folder (``HSCORE_BOOK_DIR`` moves it; the tests build a copy)."""
+    return Path(os.environ.get("HSCORE_BOOK_DIR", REPO / "book")).resolve()
 
 
 def results_root() -> Path:
@@ -69,7 +74,7 @@ def summary_table(profile: str) -> Path:
 
 def executed_dir(profile: str) -> Path:
     """Where papermill writes the executed notebooks that the book renders."""
-    return BOOK / "executed" / profile
+    return book_dir() / "executed" / profile
 
 
 def executed_notebook(profile: str, name: str, model: str | None = None, task: str | None = None) -> Path:

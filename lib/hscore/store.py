@@ -106,6 +106,8 @@ def load_step(folder: Path, identity: dict) -> dict | None:
         record = json.loads(marker.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CorruptResultError(f"{marker} is unreadable ({e}); delete the folder {folder} to recompute it") from e
+    if not isinstance(record, dict):
+        raise CorruptResultError(f"{marker} does not hold a step record; delete the folder {folder} to recompute it")
     wanted = identity_hash(identity)
     if record.get("identity_hash") != wanted:
         raise StaleResultError(

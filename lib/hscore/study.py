@@ -20,7 +20,7 @@ from . import paths
 from .config import PairConfig
 from .device import describe_device, pick_device, versions
 from .dynamics import RUN_FILE, TrainingDynamics
-from .errors import EmptySubsetError
+from .errors import EmptySubsetError, MissingResultError
 from .metrics import METRICS, majority_baseline
 from .models import load_model, load_tokenizer
 from .scores import scores_table
@@ -157,6 +157,15 @@ def compute_scores(cfg: PairConfig, dynamics: TrainingDynamics | None = None) ->
     table = scores_table(dynamics)
     atomic_write_parquet(paths.scores_file(cfg.results_dir), table)
     return table
+
+
+def load_scores(cfg: PairConfig) -> pd.DataFrame:
+    """The scores table written by phase 1 (``compute_scores``)."""
+    path = paths.scores_file(cfg.results_dir)
+    if not path.exists():
+        raise MissingResultError(f"{path} does not exist: run phase 1 first (notebooks/scoring.ipynb with "
+                                 f"profile={cfg.profile!r}, model={cfg.model!r}, task={cfg.task!r})")
+    return pd.read_parquet(path)
 
 
 @dataclass(frozen=True)

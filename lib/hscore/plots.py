@@ -1,0 +1,116 @@
+"""The book's figures; each function takes result tables (never trains) and returns a Figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .scores import h_histogram
+from .subsets import subset_family
+from .summary import METHOD_LABELS
+
+METHOD_STYLE = {  # colour, marker
+    "hscore": ("#c0392b", "o"),
+    "random": ("#7f8c8d", "s"),
+    "ambiguous": ("#2874a6", "^"),
+}
+
+
+def _h_palette(runs: int):
+    return dict(zip(range(runs + 1), sns.color_palette("viridis", runs + 1)))
+
+
+def plot_h_histogram(scores: pd.DataFrame, runs: int, title: str = ""):
+    """Training examples per H value; the winning ticket's H values (1..R-1) highlighted."""
+    counts = h_histogram(scores["h"].to_numpy(), runs)
+    n = counts.sum()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    colors = ["#c0392b" if 0 < h < runs else "#bdc3c7" for h in counts.index]
+    bars = ax.bar(counts.index, counts.values, color=colors, edgecolor="black", linewidth=0.5)
+    for bar, c in zip(bars, counts.values):
+        ax.annotate(f"{c}\n({100 * c / n:.0f}%)", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(counts.index)
+    ax.set_xlabel(f"H-score (runs of {runs} in which the example was right in every epoch)")
+    ax.set_ylabel("training examples")
+    ax.set_ylim(0, counts.max() * 1.25)
+    kept = counts.loc[1:runs - 1].sum()
+    handles = [plt.Rectangle((0, 0), 1, 1, color="#c0392b"), plt.Rectangle((0, 0), 1, 1, color="#bdc3c7")]
+    ax.legend(handles, [f"winning ticket: {kept} ({100 * kept / n:.0f}%)", "pruned (H = 0 or H = R)"],
+              loc="upper center", fontsize=8, frameon=False)
+    ax.set_title(title or "H-score histogram")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def plot_data_map(scores: pd.DataFrame, runs: int, title: str = ""):
+    """Dataset-Cartography data map: variability vs confidence, one point per example, coloured by H."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    sns.scatterplot(data=scores, x="variability", y="confidence", hue="h", palette=_h_palette(runs),
+                    hue_order=list(range(runs + 1)), s=12, alpha=0.75, linewidth=0, ax=ax)
+    ax.set_xlabel("variability (std of gold-label probability over runs x epochs)")
+    ax.set_ylabel("confidence (mean gold-label probability)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(title="H", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, markerscale=1.5)
+    ax.set_title(title or "Data map")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tradeoff(table: pd.DataFrame, split: str, metric: str = "accuracy", title: str = ""):
+    """Score vs training-set size for H-score subsets and size-matched baselines, full data as a line.
+
+    ``table`` is ``summary.tradeoff_table`` (mean and sd over phase-2 seeds)."""
+    part = table[table["split"] == split]
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    full = part[part["method"] == "full"]
+    if len(full):
+        m, s = full["mean"].iloc[0], full["std"].iloc[0]
+        ax.axhline(m, color="black", linestyle="--", linewidth=1, label=f"full data ({m:.1f})")
+        if s > 0:
+            ax.axhspan(m - s, m + s, color="black", alpha=0.08)
+    for method, (color, marker) in METHOD_STYLE.items():
+        rows = part[part["method"] == method].sort_values("fraction")
+        if rows.empty:
+            continue
+        ax.errorbar(100 * rows["fraction"], rows["mean"], yerr=rows["std"] if rows["std"].any() else None,
+                    color=color, marker=marker, linestyle="-" if method == "hscore" else ":", capsize=3,
+                    label=METHOD_LABELS[method])
+        if method == "hscore":
+            for _, r in rows.iterrows():
+                ax.annotate(r["kept"], (100 * r["fraction"], r["mean"]), textcoords="offset points",
+                            xytext=(4, 4), fontsize=7, color=color)
+    ax.set_xlabel("training examples (% of the full training set)")
+    ax.set_ylabel(f"{split} {metric} (%)")
+    ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title(title or f"Size vs {metric}")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def plot_winning_tickets(summary: pd.DataFrame):
+    """Per pair and split: full data, winning ticket, random and ambiguous at the ticket's size."""
+    cols = ["full data", "winning ticket", "random", "ambiguous"]
+    long = summary.assign(pair=summary["model"] + " / " + summary["task"] + "\n" + summary["split"]).melt(
+        id_vars="pair", value_vars=cols, var_name="training set", value_name="score")
+    fig, ax = plt.subplots(figsize=(max(6.4, 2.2 * summary.shape[0]), 4.2))
+    palette = {"full data": "#34495e", "winning ticket": "#c0392b", "random": "#95a5a6", "ambiguous": "#2874a6"}
+    sns.barplot(data=long, x="pair", y="score", hue="training set", palette=palette, ax=ax)
+    low = np.nanmin(long["score"])
+    ax.set_ylim(max(0, low - 10), min(100, np.nanmax(long["score"]) + 3))
+    ax.set_xlabel("")
+    ax.set_ylabel("validation score (%)")
+    ax.legend(fontsize=8, frameon=False, ncols=4, loc="upper center", bbox_to_anchor=(0.5, 1.12))
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def h_subset_labels(runs: int) -> dict[str, str]:
+    """Subset id -> readable label, for tables."""
+    return {s.name: s.label for s in subset_family(runs)}

@@ -1,0 +1,83 @@
+"""What the notebooks show: configuration, run and result tables as rendered Markdown/HTML.
+
+Display only; every number comes from ``study`` and ``summary``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from . import config
+from .config import PairConfig
+from .device import versions
+from .scores import h_histogram
+from .study import Subsets, phase1_runs
+from .summary import display_columns, paper_results
+from .tasks import get_task
+
+
+def show_config(cfg: PairConfig) -> None:
+    task = get_task(cfg.task)
+    p1, p2 = cfg.phase1, cfg.phase2
+    cap = lambda c: "all" if c is None else f"{c:,} (seeded sample)"
+    display(Markdown(
+        f"**Model** `{cfg.model}` ({cfg.checkpoint}) · **task** `{cfg.task}`: {task.source}, "
+        f"{task.num_labels} labels, metric {task.metric} on {', '.join(task.eval_splits)}.\n\n"
+        f"| | runs (seeds) | epochs | lr | batch | max length | train examples | eval examples |\n"
+        f"|---|---|---|---|---|---|---|---|\n"
+        f"| phase 1 | {cfg.runs} ({', '.join(map(str, p1.seeds))}) | {p1.epochs} | {p1.lr:g} | {p1.batch_size} | "
+        f"{cfg.max_length} | {cap(cfg.train_cap)} | {cap(cfg.eval_cap)} |\n"
+        f"| phase 2 | {len(p2.seeds)} ({', '.join(map(str, p2.seeds))}) | {p2.epochs} | {p2.lr:g} | "
+        f"{p2.batch_size} | {cfg.max_length} | subsets | {cap(cfg.eval_cap)} |\n\n"
+        f"Profile `{cfg.profile}`; results in `results/{cfg.profile}/{cfg.model}/{cfg.task}/`. "
+        f"Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items() if k != "hscore") + "."))
+
+
+def show_phase1(cfg: PairConfig) -> None:
+    runs = phase1_runs(cfg)
+    import json
+
+    manifest = json.loads((cfg.results_dir / "manifest.json").read_text())
+    majority = manifest["stages"]["phase1"]["majority"]
+    wide = runs.pivot_table(index=["run", "seed", "device", "wall_seconds"], columns="split", values="score")
+    display(Markdown("Validation score of each scoring run at the end of its last epoch "
+                     f"(majority class: {', '.join(f'{s} {v:.1f}' for s, v in majority.items())}):"))
+    display(wide.reset_index().rename(columns={"wall_seconds": "wall time (s)"}).round(2))
+
+
+def show_h_profile(scores: pd.DataFrame, runs: int) -> None:
+    """Per H value: how many examples, and their mean confidence, variability and correctness."""
+    counts = h_histogram(scores["h"].to_numpy(), runs)
+    means = scores.groupby("h")[["confidence", "variability", "correctness"]].mean()
+    table = pd.concat([counts, (100 * counts / counts.sum()).rename("% of train"), means], axis=1)
+    display(table.round(3))
+
+
+def show_subsets(subsets: Subsets) -> None:
+    display(Markdown(f"{subsets.n_full:,} training examples. The H-score subsets, largest first "
+                     "(the first is the winning ticket):"))
+    display(subsets.table().round(1))
+
+
+def show_tradeoff(table: pd.DataFrame) -> None:
+    wide = table.pivot_table(index=["split", "subset", "kept", "size"], columns="method", values="mean")
+    wide = wide.sort_index(level=["split", "size"], ascending=[True, False])
+    display(wide.round(2))
+
+
+def show_summary(table: pd.DataFrame) -> None:
+    if table.empty:
+        display(Markdown("*No phase-2 results yet.*"))
+        return
+    display(display_columns(table))
+
+
+def show_profile(profile: str) -> None:
+    pairs = ", ".join(f"{m} / {t}" for m, t in config.pairs(profile))
+    display(Markdown(f"Profile **{profile}**: {config.describe(profile)}\n\nPairs: {pairs}."))
+
+
+def show_paper() -> None:
+    display(paper_results().rename(columns={"full_score": "full data", "ticket_pct": "ticket % of train",
+                                            "ticket_score": "winning ticket"}))

@@ -1,0 +1,96 @@
+"""Result tables: phase-2 scores by subset, and the winning-ticket table across pairs.
+
+``paper_results.csv`` (in this package) holds the numbers the paper's official repository
+reports for RoBERTa-large (full-data score, winning-ticket size in % of the training set, and
+winning-ticket score); OPT-350m numbers were not published there.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import numpy as np
+import pandas as pd
+
+from . import paths
+from .config import PairConfig, profile_configs
+from .study import phase2_results
+from .subsets import subset_family
+from .store import atomic_write_bytes
+
+METHOD_LABELS = {"full": "full data", "hscore": "H-score", "random": "random", "ambiguous": "ambiguous"}
+
+
+def paper_results() -> pd.DataFrame:
+    """The paper's reported numbers (RoBERTa-large)."""
+    return pd.read_csv(files("hscore") / "paper_results.csv")
+
+
+def tradeoff_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread over phase-2 seeds of each (split, method, subset)."""
+    grouped = results.groupby(["split", "method", "subset", "kept", "size", "fraction"], dropna=False)["score"]
+    out = grouped.agg(mean="mean", std="std", seeds="count").reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out.sort_values(["split", "size", "method"], ascending=[True, False, True]).reset_index(drop=True)
+
+
+def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The winning-ticket row of one pair, for each evaluation split (empty before phase 2 ran)."""
+    results = phase2_results(cfg) if results is None else results
+    if results.empty:
+        return pd.DataFrame()
+    ticket = subset_family(cfg.runs)[0].name
+    table = tradeoff_table(results)
+    rows = []
+    for split, part in table.groupby("split"):
+        def score(method, subset):
+            hit = part[(part["method"] == method) & (part["subset"] == subset)]
+            return (hit["mean"].iloc[0], hit["std"].iloc[0]) if len(hit) else (np.nan, np.nan)
+
+        full, full_sd = score("full", "full")
+        tick, tick_sd = score("hscore", ticket)
+        rnd, rnd_sd = score("random", ticket)
+        amb, amb_sd = score("ambiguous", ticket)
+        size = part.loc[(part["method"] == "hscore") & (part["subset"] == ticket), "size"]
+        full_size = part.loc[part["method"] == "full", "size"]
+        rows.append({
+            "model": cfg.model, "task": cfg.task, "split": split,
+            "train examples": int(full_size.iloc[0]) if len(full_size) else np.nan,
+            "ticket size": int(size.iloc[0]) if len(size) else np.nan,
+            "ticket % of full": 100 * size.iloc[0] / full_size.iloc[0] if len(size) and len(full_size) else np.nan,
+            "full data": full, "winning ticket": tick, "random": rnd, "ambiguous": amb,
+            "ticket - full": tick - full,
+            "full data sd": full_sd, "winning ticket sd": tick_sd, "random sd": rnd_sd, "ambiguous sd": amb_sd,
+            "phase-2 seeds": len(cfg.phase2.seeds),
+        })
+    return pd.DataFrame(rows)
+
+
+def profile_summary(profile: str, write: bool = True) -> pd.DataFrame:
+    """The winning-ticket table of every pair of a profile that has phase-2 results, beside the paper."""
+    parts = [pair_summary(cfg) for cfg in profile_configs(profile)]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    paper = paper_results().rename(columns={"full_score": "paper full data", "ticket_pct": "paper ticket %",
+                                            "ticket_score": "paper winning ticket"})
+    table = table.merge(paper, on=["model", "task", "split"], how="left")
+    if write:
+        atomic_write_bytes(paths.summary_table(profile), table.to_csv(index=False).encode())
+    return table
+
+
+def display_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The summary table as the book shows it: one decimal, spreads folded in as mean ± sd."""
+    out = table[["model", "task", "split", "train examples", "ticket size", "ticket % of full"]].copy()
+    out["ticket % of full"] = out["ticket % of full"].round(1)
+    for col in ("full data", "winning ticket", "random", "ambiguous"):
+        multi = table["phase-2 seeds"] > 1
+        out[col] = [f"{m:.1f} ± {s:.1f}" if many else f"{m:.1f}"
+                    for m, s, many in zip(table[col], table[f"{col} sd"], multi)]
+    out["ticket - full"] = table["ticket - full"].round(1)
+    for col in ("paper full data", "paper ticket %", "paper winning ticket"):
+        if col in table:
+            out[col] = table[col].map(lambda v: "" if pd.isna(v) else f"{v:g}")
+    return out

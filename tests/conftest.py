@@ -1,0 +1,51 @@
+"""Shared fixtures: an isolated results folder, one CPU thread, and a tiny PairConfig factory."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from hscore import config
+
+# The test machine has two cores shared with other jobs: one intra-op thread avoids oversubscription,
+# which otherwise slows tiny models down by an order of magnitude (and keeps runs bit-reproducible).
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def results_dir(tmp_path, monkeypatch):
+    """Every test writes its results under its own tmp_path, never into the repository's results/."""
+    root = tmp_path / "results"
+    monkeypatch.setenv("HSCORE_RESULTS_DIR", str(root))
+    monkeypatch.delenv("HSCORE_ALLOW_CPU", raising=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def study():
+    """The raw study.yaml (tests that modify it deep-copy it first)."""
+    return config.load_study()
+
+
+@pytest.fixture
+def tiny_config(study):
+    """Factory of a seconds-long PairConfig: the random tiny BERT on a 40-example Rotten Tomatoes slice."""
+
+    def make(**overrides) -> config.PairConfig:
+        base = config.pair_config("smoke", "minilm", "rotten_tomatoes", study)
+        phase1 = dataclasses.replace(base.phase1, seeds=(1, 2, 3), epochs=2, lr=1e-4, batch_size=8)
+        phase2 = dataclasses.replace(base.phase2, seeds=(7,), epochs=1, lr=1e-4, batch_size=8)
+        cfg = dataclasses.replace(base, model="tiny-bert", checkpoint="random:tiny-bert", train_cap=40, eval_cap=20,
+                                  max_length=32, phase1=phase1, phase2=phase2)
+        return dataclasses.replace(cfg, **overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from hscore import models
+
+    return models.load_tokenizer("random:tiny-bert")

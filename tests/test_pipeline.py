@@ -1,0 +1,131 @@
+"""End to end: papermill runs every notebook on the smoke profile, and the book builds offline from them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from hscore import book, config, paths
+
+NOTEBOOKS = ("scoring", "pruning", "summary")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_in_git_are_clean_and_parameterised(name):
+    nb = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "committed with outputs"
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1
+    names = set(re.findall(r"^(\w+)\s*=", "".join(tagged[0]["source"]), flags=re.M))
+    assert names == ({"profile"} if name == "summary" else {"profile", "model", "task"})
+    # The defaults are a pair of the default profile, so an interactive run works as it is.
+    assert 'profile = "default"' in "".join(tagged[0]["source"])
+
+
+def test_default_parameters_name_a_real_pair():
+    nb = json.loads((paths.NOTEBOOKS / "scoring.ipynb").read_text())
+    source = "".join(next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))["source"])
+    params = {}
+    exec(source, {}, params)
+    assert (params["model"], params["task"]) in config.pairs(params["profile"])
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """Execute every notebook of the smoke profile and build the book, in temporary folders."""
+    root = tmp_path_factory.mktemp("smoke")
+    book_dir = root / "book"
+    book_dir.mkdir()
+    for f in paths.book_dir().iterdir():
+        if f.is_file() and f.name != "_toc.yml":
+            shutil.copy(f, book_dir / f.name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HSCORE_RESULTS_DIR", str(root / "results"))
+        mp.setenv("HSCORE_BOOK_DIR", str(book_dir))
+        executed = book.execute("smoke")
+        index = book.build("smoke")
+        yield {"root": root, "book": book_dir, "executed": executed, "index": index}
+
+
+@pytest.mark.slow
+def test_papermill_runs_every_notebook_of_the_smoke_profile(smoke_book):
+    expected = {f"{m}--{t}--{n}.ipynb" for m, t in config.pairs("smoke") for n in ("scoring", "pruning")}
+    assert {p.name for p in smoke_book["executed"]} == expected | {"summary.ipynb"}
+    for path in smoke_book["executed"]:
+        nb = json.loads(path.read_text())
+        errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+                  if o["output_type"] == "error"]
+        assert not errors, path
+        # papermill injected the pair's parameters
+        injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+        assert len(injected) == 1
+        images = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert images, f"{path.name} shows no figure"
+
+
+@pytest.mark.slow
+def test_smoke_results_are_complete(smoke_book):
+    results = smoke_book["root"] / "results" / "smoke"
+    for model, task in config.pairs("smoke"):
+        cfg = config.pair_config("smoke", model, task)
+        table = pd.read_parquet(results / model / task / "phase2.parquet")
+        # full data + every non-empty subset x (H-score, random, ambiguous)
+        subsets = json.loads((results / model / task / "subsets.json").read_text())["subsets"]
+        nonempty = sum(s["size"] > 0 for s in subsets)
+        assert table[["method", "subset", "seed"]].drop_duplicates().shape[0] == 1 + 3 * nonempty
+        assert len(list((results / model / task / "phase1").glob("run-*/dynamics.npz"))) == cfg.runs
+    summary = pd.read_csv(results / "summary.csv")
+    assert set(zip(summary["model"], summary["task"])) == set(config.pairs("smoke"))
+
+
+@pytest.mark.slow
+def test_book_renders_the_summary_table_and_figures_offline(smoke_book):
+    html_dir = smoke_book["index"].parent
+    summary = (html_dir / "executed" / "smoke" / "summary.html").read_text()
+    assert "<table" in summary and "winning ticket" in summary and "rotten_tomatoes" in summary
+    assert "90.04" in summary  # the paper's reported MNLI-m number, shown beside ours
+    for model, task in config.pairs("smoke"):
+        for name in ("scoring", "pruning"):
+            page = (html_dir / "executed" / "smoke" / f"{model}--{task}--{name}.html").read_text()
+            images = re.findall(r'<img[^>]+src="([^"]+\.png)"', page)
+            assert images, f"{name} page of {model}/{task} has no figure"
+            for src in images:
+                assert (page_path := (html_dir / "executed" / "smoke" / src).resolve()).exists(), page_path
+            assert "Traceback" not in page
+    # Nothing has to come from the network to read the book: scripts, styles and MathJax are local.
+    for page in html_dir.rglob("*.html"):
+        text = page.read_text()
+        remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text)
+        assert not remote, f"{page.name} loads {remote}"
+    method = (html_dir / "method.html").read_text()
+    assert "_static/mathjax/tex-svg.js" in method and (html_dir / "_static" / "mathjax" / "tex-svg.js").exists()
+
+
+@pytest.mark.slow
+def test_rerun_resumes_without_training(smoke_book, monkeypatch):
+    """A second run of the study finds every step finished and trains nothing."""
+    monkeypatch.setenv("HSCORE_RESULTS_DIR", str(smoke_book["root"] / "results"))
+    from hscore import study
+
+    calls = []
+    monkeypatch.setattr(study, "fine_tune", lambda *a, **k: calls.append(1))
+    for model, task in config.pairs("smoke"):
+        study.run_pair(config.pair_config("smoke", model, task))
+    assert calls == []
+
+
+def test_cli_reports_bad_input_clearly():
+    run = subprocess.run([sys.executable, "-m", "hscore", "pairs", "--profile", "nope"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "unknown profile 'nope'" in run.stderr and "default" in run.stderr
+    run = subprocess.run([sys.executable, "-m", "hscore", "run", "--profile", "smoke", "--pair", "minilm/mnist"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "unknown task 'mnist'" in run.stderr

@@ -1,0 +1,114 @@
+"""H-score, success rate and Dataset-Cartography statistics against hand-computed small cases."""
+
+import math
+
+import numpy as np
+import pytest
+
+from hscore.dynamics import TrainingDynamics
+from hscore.scores import confidence, correctness, h_histogram, h_score, scores_table, success_rate, variability
+
+# correct[r, e, i] for R = 3 runs, E = 2 epochs, N = 4 examples.
+CORRECT = np.array([
+    [[1, 1, 0, 1],    # run 0, epoch 0
+     [1, 0, 0, 1]],   # run 0, epoch 1  -> right in every epoch: examples 0, 3
+    [[1, 1, 1, 0],    # run 1, epoch 0
+     [1, 1, 1, 1]],   # run 1, epoch 1  -> examples 0, 1, 2
+    [[1, 0, 0, 1],    # run 2, epoch 0
+     [1, 1, 0, 1]],   # run 2, epoch 1  -> examples 0, 3
+], dtype=bool)
+# By hand: H = runs right in every epoch = [3, 1, 1, 2]; success rate = H / 3.
+H_EXPECTED = [3, 1, 1, 2]
+# Correctness = ones among the 6 checks: example 0: 6, example 1: 4, example 2: 2, example 3: 5.
+CORRECTNESS_EXPECTED = [6 / 6, 4 / 6, 2 / 6, 5 / 6]
+
+# gold_prob[r, e, i]; the six values of each example, in (run, epoch) order, are
+#   example 0: 0.5 x 6                       -> mean 0.5, std 0
+#   example 1: 0.1 0.3 0.1 0.3 0.1 0.3       -> mean 0.2, std 0.1
+#   example 2: 0 0 0 1 1 1                   -> mean 0.5, std 0.5
+#   example 3: 0.9 0.9 0.9 0.9 0.9 0.3       -> mean 0.8, std sqrt((5 * 0.01 + 0.25) / 6) = sqrt(0.05)
+_VALUES = np.array([
+    [0.5] * 6,
+    [0.1, 0.3, 0.1, 0.3, 0.1, 0.3],
+    [0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+    [0.9, 0.9, 0.9, 0.9, 0.9, 0.3],
+])
+GOLD_PROB = _VALUES.T.reshape(3, 2, 4).astype(np.float32)
+CONFIDENCE_EXPECTED = [0.5, 0.2, 0.5, 0.8]
+VARIABILITY_EXPECTED = [0.0, 0.1, 0.5, math.sqrt(0.05)]
+
+
+def test_gold_prob_layout_is_as_written():
+    assert GOLD_PROB[1, 1, 2] == 1.0 and GOLD_PROB[2, 1, 3] == pytest.approx(0.3) and GOLD_PROB[0, 1, 1] == pytest.approx(0.3)
+
+
+def test_h_score_by_hand():
+    h = h_score(CORRECT)
+    assert h.tolist() == H_EXPECTED
+    assert h.dtype == np.int64
+
+
+def test_h_score_needs_every_epoch_right_not_any():
+    # Right in the last epoch of every run but wrong in the first: H = 0 although correctness is 1/2.
+    correct = np.zeros((4, 3, 1), dtype=bool)
+    correct[:, -1, 0] = True
+    assert h_score(correct).tolist() == [0]
+    assert correctness(correct).tolist() == [pytest.approx(4 / 12)]
+
+
+def test_h_score_accepts_integer_arrays():
+    assert h_score(CORRECT.astype(np.int8)).tolist() == H_EXPECTED
+
+
+def test_h_score_bounds_with_single_epoch():
+    # With E = 1, H is simply the number of runs that got the example right.
+    correct = np.array([[[1, 0, 1]], [[1, 0, 0]]], dtype=bool)
+    assert h_score(correct).tolist() == [2, 0, 1]
+
+
+def test_success_rate_by_hand():
+    np.testing.assert_allclose(success_rate(CORRECT), [1.0, 1 / 3, 1 / 3, 2 / 3])
+
+
+def test_correctness_by_hand():
+    np.testing.assert_allclose(correctness(CORRECT), CORRECTNESS_EXPECTED)
+
+
+def test_confidence_by_hand():
+    np.testing.assert_allclose(confidence(GOLD_PROB), CONFIDENCE_EXPECTED, atol=1e-6)
+
+
+def test_variability_is_population_std_by_hand():
+    np.testing.assert_allclose(variability(GOLD_PROB), VARIABILITY_EXPECTED, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (4,), (1, 2, 3, 4)])
+def test_h_score_rejects_wrong_shapes(shape):
+    with pytest.raises(ValueError, match="runs, epochs, examples"):
+        h_score(np.ones(shape, dtype=bool))
+
+
+def test_success_rate_rejects_wrong_shape():
+    with pytest.raises(ValueError):
+        success_rate(np.ones((2, 4), dtype=bool))
+
+
+def test_scores_table_by_hand():
+    dyn = TrainingDynamics(example_id=np.array([10, 11, 12, 13]), label=np.array([0, 1, 1, 0]), seeds=(5, 6, 7),
+                           correct=CORRECT, gold_prob=GOLD_PROB)
+    table = scores_table(dyn)
+    assert list(table.columns) == ["example_id", "label", "h", "success_rate", "confidence", "variability",
+                                   "correctness"]
+    assert table["example_id"].tolist() == [10, 11, 12, 13]
+    assert table["label"].tolist() == [0, 1, 1, 0]
+    assert table["h"].tolist() == H_EXPECTED
+    np.testing.assert_allclose(table["success_rate"], [1.0, 1 / 3, 1 / 3, 2 / 3])
+    np.testing.assert_allclose(table["confidence"], CONFIDENCE_EXPECTED, atol=1e-6)
+    np.testing.assert_allclose(table["variability"], VARIABILITY_EXPECTED, atol=1e-6)
+    np.testing.assert_allclose(table["correctness"], CORRECTNESS_EXPECTED)
+
+
+def test_h_histogram_includes_empty_values():
+    hist = h_histogram(np.array(H_EXPECTED), runs=3)
+    assert hist.index.tolist() == [0, 1, 2, 3]
+    assert hist.tolist() == [0, 2, 1, 1]

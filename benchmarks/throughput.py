@@ -41,7 +41,7 @@ def main() -> None:
     model = load_model(cfg.checkpoint, data.task.num_labels, 0, data.tokenizer.pad_token_id)
 
     # Warm-up (allocator, kernels), then one timed epoch.
-    fine_tune(model, data.tokenizer, study._take(data.train, range(2 * batch_size)), epochs=1, lr=cfg.phase1.lr,
+    fine_tune(model, data.tokenizer, data.train.take(range(2 * batch_size)), epochs=1, lr=cfg.phase1.lr,
               batch_size=batch_size, seed=0, device=device, precision=cfg.precision, desc="warm-up")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()

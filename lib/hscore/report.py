@@ -70,7 +70,7 @@ def show_summary(table: pd.DataFrame) -> None:
     if table.empty:
         display(Markdown("*No phase-2 results yet.*"))
         return
-    display(display_columns(table))
+    display(display_columns(table).set_index(["model", "task", "split"]))
 
 
 def show_profile(profile: str) -> None:
@@ -80,4 +80,4 @@ def show_profile(profile: str) -> None:
 
 def show_paper() -> None:
     display(paper_results().rename(columns={"full_score": "full data", "ticket_pct": "ticket % of train",
-                                            "ticket_score": "winning ticket"}))
+                                            "ticket_score": "winning ticket"}).set_index(["model", "task", "split"]))

@@ -10,7 +10,7 @@ import json
 import pandas as pd
 from IPython.display import Markdown, display
 
-from . import config
+from . import config, paths
 from .config import PairConfig
 from .device import versions
 from .scores import h_histogram
@@ -38,7 +38,7 @@ def show_config(cfg: PairConfig) -> None:
 
 def show_phase1(cfg: PairConfig) -> None:
     runs = phase1_runs(cfg)
-    manifest = json.loads((cfg.results_dir / "manifest.json").read_text())
+    manifest = json.loads(paths.manifest_file(cfg.results_dir).read_text())
     majority = manifest["stages"]["phase1"]["majority"]
     wide = runs.pivot_table(index=["run", "seed", "device", "wall_seconds"], columns="split", values="score")
     display(Markdown("Validation score of each scoring run at the end of its last epoch "

@@ -24,8 +24,8 @@ from .errors import EmptySubsetError, MissingResultError
 from .metrics import METRICS, majority_baseline
 from .models import load_model, load_tokenizer
 from .scores import scores_table
-from .store import (array_fingerprint, atomic_write_json, atomic_write_parquet, atomic_save_npz, finish_step,
-                    load_step)
+from .store import (STEP_FILE, array_fingerprint, atomic_save_npz, atomic_write_json, atomic_write_parquet,
+                    finish_step, load_step)
 from .subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
 from .tasks import Task, get_task, load_splits
 from .train import Encoded, Timer, encode, evaluate, fine_tune
@@ -132,7 +132,7 @@ def phase1_runs(cfg: PairConfig) -> pd.DataFrame:
     """One row per finished scoring run and evaluation split: seed, score, wall time."""
     rows = []
     for r in range(cfg.runs):
-        marker = paths.phase1_run_dir(cfg.results_dir, r) / "step.json"
+        marker = paths.phase1_run_dir(cfg.results_dir, r) / STEP_FILE
         if marker.exists():
             rec = json.loads(marker.read_text())
             rows += [{"run": r, "seed": rec["seed"], "split": split, "score": score,
@@ -257,7 +257,8 @@ def phase2_results(cfg: PairConfig) -> pd.DataFrame:
     rows = []
     for marker in sorted((cfg.results_dir / "phase2").glob(f"*/{METRICS_FILE}")):
         m = json.loads(marker.read_text())
-        step = json.loads((marker.parent / "step.json").read_text()) if (marker.parent / "step.json").exists() else {}
+        step_file = marker.parent / STEP_FILE
+        step = json.loads(step_file.read_text()) if step_file.exists() else {}
         rows += [{"method": m["method"], "subset": m["subset"], "kept": m["kept"], "size": m["size"],
                   "fraction": m["fraction"], "seed": m["seed"], "split": split, "score": score,
                   "wall_seconds": step.get("wall_seconds")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,11 +15,18 @@ from hscore import config
 torch.set_num_threads(1)
 
 
+# A small cut of the bigbench archive's files (tests/fixtures/make_bigbench_fixture.py): the offline
+# tasks squad_dev, social_iqa and vitaminc read it instead of downloading the 358 MB archive.
+FIXTURE_DATA = Path(__file__).parent / "fixtures"
+
+
 @pytest.fixture(autouse=True)
 def results_dir(tmp_path, monkeypatch):
-    """Every test writes its results under its own tmp_path, never into the repository's results/."""
+    """Every test writes its results under its own tmp_path, never into the repository's results/,
+    and reads the bigbench tasks from the committed fixture, never from the network."""
     root = tmp_path / "results"
     monkeypatch.setenv("HSCORE_RESULTS_DIR", str(root))
+    monkeypatch.setenv("HSCORE_DATA_DIR", str(FIXTURE_DATA))
     monkeypatch.delenv("HSCORE_ALLOW_CPU", raising=False)
     return root
 

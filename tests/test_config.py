@@ -12,7 +12,7 @@ PAPER_SEEDS = (342, 4827, 1215, 98, 8128, 828)
 
 
 def test_every_profile_resolves(study):
-    assert {"default", "smoke", "paper"} <= set(config.profiles(study))
+    assert {"default", "smoke", "offline-kinds", "paper"} <= set(config.profiles(study))
     for profile in config.profiles(study):
         cfgs = config.profile_configs(profile, study)
         assert [(c.model, c.task) for c in cfgs] == config.pairs(profile, study)
@@ -22,8 +22,11 @@ def test_every_profile_resolves(study):
 
 def test_pairs_in_study_order(study):
     assert config.pairs("default", study) == [("minilm", "rotten_tomatoes"), ("minilm", "bbc_news")]
-    assert config.pairs("paper", study) == [("roberta-large", t) for t in ("mnli", "sst2", "snli")] + \
-        [("opt-350m", t) for t in ("mnli", "sst2", "snli")]
+    paper_tasks = ("mnli", "sst2", "snli", "squad_v2", "race")
+    assert config.pairs("paper", study) == [("roberta-large", t) for t in paper_tasks] + \
+        [("opt-350m", t) for t in paper_tasks]
+    assert config.pairs("smoke", study) == [("minilm", t) for t in ("rotten_tomatoes", "bbc_news", "squad_dev",
+                                                                     "social_iqa")]
 
 
 def test_paper_profile_merges_pair_settings(study):
@@ -40,6 +43,37 @@ def test_paper_profile_merges_pair_settings(study):
         assert cfg.precision == "fp16" and cfg.max_length == 128 and cfg.train_cap is None
         assert cfg.baselines == ("random", "ambiguous")
     assert roberta.checkpoint == "roberta-large" and opt.checkpoint == "facebook/opt-350m"
+    # the Hugging Face Trainer's optimiser defaults, which the official code uses for classification
+    for phase in (roberta.phase1, roberta.phase2, opt.phase1):
+        assert (phase.grad_accum, phase.weight_decay, phase.adam_eps, phase.adam_betas) == (1, 0.0, 1e-8, (0.9, 0.999))
+        assert (phase.warmup_ratio, phase.fixed_schedule, phase.max_grad_norm) == (0.0, None, 1.0)
+    assert roberta.score_unit == "feature" and roberta.doc_stride == 128
+
+
+def test_paper_profile_squad_and_race_settings(study):
+    for model in ("roberta-large", "opt-350m"):
+        squad = config.pair_config("paper", model, "squad_v2", study)
+        assert (squad.max_length, squad.doc_stride) == (384, 128)
+        for phase in (squad.phase1, squad.phase2):
+            assert (phase.epochs, phase.lr, phase.batch_size, phase.grad_accum) == (2, 3e-5, 12, 1)
+        assert squad.phase1.seeds == PAPER_SEEDS
+        race = config.pair_config("paper", model, "race", study)
+        assert race.max_length == 512
+        for phase in (race.phase1, race.phase2):   # the official run_race.py's optimiser
+            assert (phase.epochs, phase.lr, phase.batch_size, phase.grad_accum) == (3, 1e-5, 2, 8)
+            assert (phase.weight_decay, phase.adam_eps, phase.adam_betas) == (0.1, 1e-6, (0.9, 0.98))
+            assert (phase.warmup_ratio, phase.fixed_schedule, phase.max_grad_norm) == (0.06, None, 1.0)
+        assert race.phase2.lr == 1e-5 and race.phase2.seeds == (6666,)
+
+
+def test_fixed_schedule_and_score_unit_resolve(study):
+    changed = _with(study, "smoke", score_unit="example",
+                    phase1={"fixed_schedule": [988, 16473], "adam_betas": [0.9, 0.98], "grad_accum": 4})
+    cfg = config.pair_config("smoke", "minilm", "squad_dev", changed)
+    assert cfg.score_unit == "example"
+    assert cfg.phase1.fixed_schedule == (988, 16473) and cfg.phase1.adam_betas == (0.9, 0.98)
+    assert cfg.phase1.grad_accum == 4 and cfg.phase2.grad_accum == 1
+    assert (cfg.max_length, cfg.doc_stride) == (96, 32)   # the pair's own settings
 
 
 def test_default_profile_merges_nested_settings(study):
@@ -76,10 +110,13 @@ def test_to_dict_round_trips(study):
     rebuilt = config.PairConfig(**{**d, "phase1": config.PhaseConfig(**d["phase1"]),
                                    "phase2": config.PhaseConfig(**d["phase2"])})
     assert rebuilt == cfg
+    race = config.pair_config("paper", "roberta-large", "race", study)
+    d = race.to_dict()
+    assert d["phase1"]["grad_accum"] == 8 and d["score_unit"] == "feature" and d["doc_stride"] == 128
 
 
 def test_unknown_profile(study):
-    with pytest.raises(UnknownNameError, match="'nope'.*default, smoke, paper"):
+    with pytest.raises(UnknownNameError, match="'nope'.*default, smoke, offline-kinds, paper"):
         config.pair_config("nope", "minilm", "rotten_tomatoes", study)
     with pytest.raises(KeyError):  # also a KeyError, for callers that expect one
         config.pairs("nope", study)
@@ -138,6 +175,18 @@ def test_unknown_pair_setting_key(study):
     ({"phase2": {"lr": 0}}, "lr > 0"),
     ({"phase1": {"lr": float("nan")}}, "lr > 0"),
     ({"phase1": {"batch_size": 0}}, "batch_size"),
+    ({"phase1": {"grad_accum": 0}}, "grad_accum"),
+    ({"phase1": {"warmup_ratio": 1.0}}, "warmup_ratio"),
+    ({"phase1": {"warmup_ratio": -0.1}}, "warmup_ratio"),
+    ({"phase1": {"weight_decay": -1}}, "weight_decay"),
+    ({"phase1": {"adam_eps": 0}}, "adam_eps"),
+    ({"phase1": {"adam_betas": [0.9]}}, "adam_betas"),
+    ({"phase1": {"adam_betas": [0.9, 1.0]}}, "adam_betas"),
+    ({"phase2": {"max_grad_norm": -1}}, "max_grad_norm"),
+    ({"phase2": {"fixed_schedule": [100, 50]}}, "fixed_schedule"),
+    ({"phase2": {"fixed_schedule": [10]}}, "fixed_schedule"),
+    ({"score_unit": "question"}, "score_unit"),
+    ({"doc_stride": -1}, "doc_stride"),
 ])
 def test_invalid_values_raise(study, settings, message):
     with pytest.raises(ConfigError, match=message):

@@ -14,6 +14,8 @@ import pytest
 from hscore import book, config, paths
 from hscore.errors import GPURequiredError
 
+from conftest import FIXTURE_DATA
+
 NOTEBOOKS = ("scoring", "pruning", "summary")
 
 
@@ -50,6 +52,7 @@ def smoke_book(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HSCORE_RESULTS_DIR", str(root / "results"))
         mp.setenv("HSCORE_BOOK_DIR", str(book_dir))
+        mp.setenv("HSCORE_DATA_DIR", str(FIXTURE_DATA))
         executed = book.execute("smoke")
         index = book.build("smoke")
         yield {"root": root, "book": book_dir, "executed": executed, "index": index}

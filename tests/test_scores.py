@@ -94,12 +94,13 @@ def test_success_rate_rejects_wrong_shape():
 
 
 def test_scores_table_by_hand():
-    dyn = TrainingDynamics(example_id=np.array([10, 11, 12, 13]), label=np.array([0, 1, 1, 0]), seeds=(5, 6, 7),
-                           correct=CORRECT, gold_prob=GOLD_PROB)
+    dyn = TrainingDynamics(example_id=np.array([10, 11, 11, 13]), feature=np.array([0, 0, 1, 0]),
+                           label=np.array([0, 1, 1, 0]), seeds=(5, 6, 7), correct=CORRECT, gold_prob=GOLD_PROB)
     table = scores_table(dyn)
-    assert list(table.columns) == ["example_id", "label", "h", "success_rate", "confidence", "variability",
-                                   "correctness"]
-    assert table["example_id"].tolist() == [10, 11, 12, 13]
+    assert list(table.columns) == ["example_id", "feature", "label", "h", "success_rate", "confidence",
+                                   "variability", "correctness"]
+    assert table["example_id"].tolist() == [10, 11, 11, 13]   # one row per training row (here: per window)
+    assert table["feature"].tolist() == [0, 0, 1, 0]
     assert table["label"].tolist() == [0, 1, 1, 0]
     assert table["h"].tolist() == H_EXPECTED
     np.testing.assert_allclose(table["success_rate"], [1.0, 1 / 3, 1 / 3, 2 / 3])
@@ -112,3 +113,19 @@ def test_h_histogram_includes_empty_values():
     hist = h_histogram(np.array(H_EXPECTED), runs=3)
     assert hist.index.tolist() == [0, 1, 2, 3]
     assert hist.tolist() == [0, 2, 1, 1]
+
+
+def test_scores_table_per_example_combines_its_rows():
+    # Rows 1 and 2 are two windows of example 11: it is right in (run, epoch) when both are.
+    dyn = TrainingDynamics(example_id=np.array([10, 11, 11, 13]), feature=np.array([0, 0, 1, 0]),
+                           label=np.array([0, 1, 0, 0]), seeds=(5, 6, 7), correct=CORRECT, gold_prob=GOLD_PROB)
+    table = scores_table(dyn.by_example())
+    assert table["example_id"].tolist() == [10, 11, 13] and table["feature"].tolist() == [0, 0, 0]
+    assert table["label"].tolist() == [0, 1, 0]
+    # example 11, by hand from CORRECT[:, :, 1] & CORRECT[:, :, 2]: run 0 [0, 0], run 1 [1, 1], run 2 [0, 0]
+    assert table["h"].tolist() == [3, 1, 2]
+    np.testing.assert_allclose(table["correctness"], [1.0, 2 / 6, 5 / 6])
+    # its gold probability is the mean of the two windows' in each (run, epoch): 0.05 0.15 0.05 0.65 0.55 0.65
+    pair = np.array([0.05, 0.15, 0.05, 0.65, 0.55, 0.65])
+    np.testing.assert_allclose(table["confidence"], [0.5, pair.mean(), 0.8], atol=1e-6)
+    np.testing.assert_allclose(table["variability"], [0.0, pair.std(), math.sqrt(0.05)], atol=1e-6)

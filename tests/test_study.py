@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from hscore import models, study, subsets
+from hscore import models, study, subsets, tasks
 from hscore.errors import EmptySubsetError, GPURequiredError, LabelCountError, StaleResultError
 
 
@@ -55,19 +55,27 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
         assert sorted(p.name for p in run.iterdir()) == ["dynamics.npz", "step.json"]
         step = json.loads((run / "step.json").read_text())
         assert step["seed"] == seed and step["run"] == r and step["identity"]["lr"] == cfg.phase1.lr
+        assert set(step["eval"]) == {"validation"} and set(step["eval"]["validation"]) == {"accuracy"}
         with np.load(run / "dynamics.npz") as f:
-            assert set(f.files) == {"example_id", "label", "order", "correct", "gold_prob", "logits"}
+            assert set(f.files) == {"example_id", "feature", "label", "target", "order", "correct", "gold_prob",
+                                    "logits"}
             assert f["correct"].shape == (cfg.phase1.epochs, 40) and f["logits"].shape == (cfg.phase1.epochs, 40, 2)
             assert f["order"].tolist() == torch.randperm(40, generator=torch.Generator().manual_seed(seed)).tolist()
+            assert f["feature"].tolist() == [0] * 40                  # one row per example
+            np.testing.assert_array_equal(f["target"], f["label"])    # classification: the target is the class
+            np.testing.assert_array_equal(f["correct"], f["logits"].argmax(-1) == f["target"][None])
 
     manifest = json.loads((pair / "manifest.json").read_text())
     assert manifest["config"] == json.loads(json.dumps(cfg.to_dict()))
     assert {"python", "hscore", "torch", "transformers", "numpy", "pandas"} <= set(manifest["versions"])
     assert set(manifest["stages"]) == {"phase1", "phase2"}
-    assert [run["seed"] for run in manifest["stages"]["phase1"]["runs"]] == list(cfg.phase1.seeds)
+    stage = manifest["stages"]["phase1"]
+    assert [run["seed"] for run in stage["runs"]] == list(cfg.phase1.seeds)
+    assert (stage["head"], stage["train_rows"], stage["train_examples"]) == ("sequence_classification", 40, 40)
+    assert set(stage["trivial"]) == {"validation"} and set(stage["trivial"]["validation"]) == {"accuracy"}
 
     scores = pd.read_parquet(pair / "scores.parquet")
-    assert len(scores) == 40 and scores["example_id"].is_unique
+    assert len(scores) == 40 and scores["example_id"].is_unique and (scores["feature"] == 0).all()
     correct = _stacked_correct(pair, cfg.runs)                           # [R, E, N]
     h_by_hand = np.prod(correct, axis=1).sum(axis=0)                      # sum over runs of prod over epochs
     np.testing.assert_array_equal(scores["h"].to_numpy(), h_by_hand)
@@ -95,6 +103,7 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
                                          if len(saved[f"hscore/{s.name}"])}
     assert set(zip(phase2["method"], phase2["subset"])) == expected_runs
     assert len(phase2) == len(expected_runs) and set(phase2["split"]) == {"validation"}
+    assert set(phase2["metric"]) == {"accuracy"}
     for row in phase2.itertuples():
         expected_size = 40 if row.method == "full" else len(saved[f"hscore/{row.subset}"])
         assert row.size == expected_size and row.seed == 7
@@ -171,8 +180,10 @@ def test_label_count_mismatch(tmp_path, tiny_tokenizer):
     BertForSequenceClassification(head).save_pretrained(folder)
     tiny_tokenizer.save_pretrained(folder)
     with pytest.raises(LabelCountError, match="3 labels.*has 2"):
-        models.load_model(str(folder), num_labels=2, seed=0, pad_token_id=tiny_tokenizer.pad_token_id)
-    model = models.load_model(str(folder), num_labels=3, seed=0, pad_token_id=tiny_tokenizer.pad_token_id)
+        models.load_model(str(folder), "sequence_classification", num_labels=2, seed=0,
+                          pad_token_id=tiny_tokenizer.pad_token_id)
+    model = models.load_model(str(folder), "sequence_classification", num_labels=3, seed=0,
+                              pad_token_id=tiny_tokenizer.pad_token_id)
     assert model.config.num_labels == 3 and model.classifier.out_features == 3
 
 
@@ -206,3 +217,120 @@ def test_compute_subsets_by_hand(tiny_config):
     assert result.size(result.winning_ticket) == 4
     table = result.table()
     assert table["size"].tolist() == [4, 2, 2] and table["% of full"].tolist() == [50.0, 25.0, 25.0]
+
+
+def test_prepare_encodes_the_splits_and_the_trivial_scores(tiny_config):
+    cfg = tiny_config()
+    data = study.prepare(cfg)
+    assert (data.kind.name, data.head) == ("classification", "sequence_classification")
+    assert list(data.splits) == ["train", "validation"]
+    assert len(data.train) == len(data.splits["train"]) == 40 and len(data.evals["validation"]) == 20
+    np.testing.assert_array_equal(data.train.example_id, data.splits["train"].ids)
+    train_labels, val_labels = data.splits["train"].labels, data.splits["validation"].labels
+    majority = np.bincount(train_labels).argmax()
+    assert data.trivial == {"validation": {"accuracy": pytest.approx(100 * np.mean(val_labels == majority))}}
+    np.testing.assert_array_equal(data.units, data.train.example_id)   # score_unit: feature
+    assert data.rows(np.array([5, 2])).tolist() == [5, 2]
+
+
+# --- a task whose examples are several rows: extractive QA with long contexts, H per question ----------
+
+NAMES = ["Anna", "Ben", "Carla", "David", "Elena", "Felix", "Greta", "Hugo", "Ida", "Jonas", "Karl", "Lena"]
+
+
+def _qa_split(first: int, n: int) -> tasks.Split:
+    filler = ["The garden behind the house is full of roses.", "A small dog sleeps near the old wooden door.",
+              "Every morning the baker opens his shop early.", "Rain fell on the quiet town for three days."]
+    questions, contexts, answers = [], [], []
+    for i in range(first, first + n):
+        name = NAMES[i % len(NAMES)]
+        before = " ".join(filler[(i + k) % 4] for k in range(i % 3 + 1))
+        after = " ".join(filler[(i + k + 1) % 4] for k in range(3))
+        if i % 4 == 3:   # unanswerable
+            context = f"{before} {after}"
+            answers.append({"text": [], "answer_start": []})
+        else:
+            fact = f"The red key belongs to {name}."
+            context = f"{before} {fact} {after}"
+            answers.append({"text": [name], "answer_start": [context.index(fact) + len(fact) - len(name) - 1]})
+        questions.append(" Who owns the red key?")
+        contexts.append(context)
+    return tasks.Split(np.arange(first, first + n, dtype=np.int64),
+                       np.array([len(a["text"]) > 0 for a in answers], dtype=np.int64),
+                       {"question": questions, "context": contexts, "answers": answers})
+
+
+@pytest.fixture
+def qa_task(monkeypatch):
+    task = tasks.Task("tiny_qa", "extractive_qa", tasks.QA_LABELS, "f1", ("validation",),
+                      lambda seed: {"train": _qa_split(0, 8), "validation": _qa_split(100, 4)}, "synthetic")
+    monkeypatch.setitem(tasks.TASKS, "tiny_qa", task)
+    return task
+
+
+def test_example_scores_and_subsets_train_on_every_row_of_the_kept_examples(tiny_config, qa_task, results_dir,
+                                                                           monkeypatch):
+    cfg = tiny_config(task="tiny_qa", max_length=32, doc_stride=8, score_unit="example", baselines=())
+    data = study.prepare(cfg)
+    assert data.head == "question_answering"
+    ids = data.train.example_id
+    windows = np.bincount(ids, minlength=8)
+    assert len(data.train) == windows.sum() > 8 and (windows >= 2).all()   # several windows per question
+    assert data.units.tolist() == list(range(8))
+    assert data.trivial["validation"]["f1"] == pytest.approx(25.0)         # 1 of 4 questions unanswerable
+
+    dyn = study.run_phase1(cfg, data)
+    assert dyn.correct.shape == (3, 2, len(data.train)) and dyn.example_id.tolist() == ids.tolist()
+    step = json.loads((cfg.results_dir / "phase1" / "run-0" / "step.json").read_text())
+    assert set(step["eval"]["validation"]) == {"f1", "exact"}
+    with np.load(cfg.results_dir / "phase1" / "run-0" / "dynamics.npz") as f:
+        assert f["target"].shape == (len(data.train), 2) and f["logits"].shape == (2, len(data.train), 0)
+        assert f["feature"].tolist() == [w for n in windows for w in range(n)]
+
+    # One row per question; a question is right in a run and epoch only when all its windows are.
+    table = study.compute_scores(cfg, dyn)
+    assert pd.read_parquet(cfg.results_dir / "scores.parquet")["example_id"].tolist() == list(range(8))
+    correct = _stacked_correct(cfg.results_dir, cfg.runs)
+    by_question = np.stack([correct[:, :, ids == q].all(axis=2) for q in range(8)], axis=-1)
+    np.testing.assert_array_equal(table["h"], by_question.all(axis=1).sum(axis=0))
+    assert (table["feature"] == 0).all()
+    np.testing.assert_array_equal(table["label"], [0 if q % 4 == 3 else 1 for q in range(8)])
+    # ... and with hand-made dynamics where windows disagree
+    made = dataclasses.replace(dyn, correct=np.zeros_like(dyn.correct))
+    made.correct[:, :, ids == 2] = True        # question 2: every window right in every run
+    made.correct[0, :, ids == 5] = True        # question 5: right in run 0 ...
+    made.correct[1, :, np.flatnonzero(ids == 5)[0]] = True    # ... and only one window right in run 1
+    h = study.compute_scores(cfg, made)["h"].tolist()
+    assert h == [0, 0, 3, 0, 0, 1, 0, 0]
+    per_window = study.compute_scores(dataclasses.replace(cfg, score_unit="feature"), made)
+    assert len(per_window) == len(data.train)
+    assert per_window["feature"].tolist() == [w for n in windows for w in range(n)]
+    first_of_5 = np.flatnonzero(ids == 5)[0]
+    assert per_window["h"].tolist() == [3 if q == 2 else 2 if r == first_of_5 else 1 if q == 5 else 0
+                                        for r, q in enumerate(ids)]
+
+    # Phase 2: subsets of questions, each trained on all of their windows, in the full order filtered.
+    scores = pd.DataFrame({"example_id": range(8), "h": [0, 1, 2, 3, 1, 2, 0, 1], "variability": np.linspace(0, 1, 8)})
+    subsets_ = study.compute_subsets(cfg, scores)
+    trained = []
+    real = study.fine_tune
+
+    def spy(model, kind, tokenizer, rows, hp, **kwargs):
+        trained.append((rows.example_id.copy(), rows.feature.copy(), kwargs["order"].copy(), kwargs["seed"]))
+        return real(model, kind, tokenizer, rows, hp, **kwargs)
+
+    monkeypatch.setattr(study, "fine_tune", spy)
+    table2 = study.run_phase2(cfg, subsets_, data)
+    assert set(table2["metric"]) == {"f1", "exact"}
+    expected = {"full": list(range(8)), "remove-0-3": [1, 2, 4, 5, 7], "remove-0-1-3": [2, 5],
+                "remove-0-2-3": [1, 4, 7]}
+    assert len(trained) == len(expected)
+    for (example_id, feature, order, seed), (name, questions) in zip(trained, expected.items()):
+        rows = np.flatnonzero(np.isin(ids, questions))
+        assert example_id.tolist() == ids[rows].tolist()                   # every window of each kept question
+        assert feature.tolist() == data.train.feature[rows].tolist()
+        full_order = torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed)).tolist()
+        assert rows[order].tolist() == [p for p in full_order if p in set(rows.tolist())]
+        metrics = json.loads((cfg.results_dir / "phase2" / f"{'full' if name == 'full' else 'hscore'}--{name}--7"
+                              / "metrics.json").read_text())
+        assert (metrics["size"], metrics["rows"]) == (len(questions), len(rows))

@@ -11,12 +11,12 @@ import pytest
 
 matplotlib.use("Agg")
 
-from hscore import plots, summary  # noqa: E402
+from hscore import paths, plots, store, summary  # noqa: E402
 
 
-def _rows(method, subset, kept, size, scores):
+def _rows(method, subset, kept, size, scores, metric="accuracy"):
     return [{"method": method, "subset": subset, "kept": kept, "size": size, "fraction": size / 100, "seed": s,
-             "split": "validation", "score": v, "wall_seconds": 1.0} for s, v in zip((1, 2), scores)]
+             "split": "validation", "metric": metric, "score": v, "wall_seconds": 1.0} for s, v in zip((1, 2), scores)]
 
 
 @pytest.fixture
@@ -25,33 +25,67 @@ def results():
     rows = (_rows("full", "full", None, 100, [80.0, 82.0]) + _rows("hscore", "remove-0-3", "H 1-2", 30, [81.0, 85.0])
             + _rows("random", "remove-0-3", "H 1-2", 30, [70.0, 72.0])
             + _rows("ambiguous", "remove-0-3", "H 1-2", 30, [75.0, 75.0])
-            + _rows("hscore", "remove-0-1-3", "H 2", 10, [60.0, 64.0]))
+            + _rows("hscore", "remove-0-1-3", "H 2", 10, [60.0, 64.0])
+            # a second metric of the same runs (as option rows' row_accuracy): its own rows, never the headline's
+            + _rows("full", "full", None, 100, [10.0, 12.0], "row_accuracy")
+            + _rows("hscore", "remove-0-3", "H 1-2", 30, [20.0, 20.0], "row_accuracy"))
     return pd.DataFrame(rows)
+
+
+def _phase1_runs(cfg, scores):
+    """Finished scoring runs as run_phase1 records them (step.json with the evaluation scores)."""
+    for r, (seed, score) in enumerate(zip(cfg.phase1.seeds, scores)):
+        store.atomic_write_json(paths.phase1_run_dir(cfg.results_dir, r) / "step.json", {
+            "run": r, "seed": seed, "wall_seconds": 2.0, "device": "cpu",
+            "eval": {"validation": {"accuracy": score, "row_accuracy": 0.0}}})
 
 
 def test_tradeoff_table_means_and_spreads(results):
     table = summary.tradeoff_table(results)
-    ticket = table[(table["method"] == "hscore") & (table["subset"] == "remove-0-3")].iloc[0]
+    at_ticket = table[(table["method"] == "hscore") & (table["subset"] == "remove-0-3")]
+    ticket = at_ticket[at_ticket["metric"] == "accuracy"]
+    assert len(ticket) == 1
+    ticket = ticket.iloc[0]
     assert ticket["mean"] == 83.0 and ticket["seeds"] == 2
+    rows = at_ticket[at_ticket["metric"] == "row_accuracy"]
+    assert rows["mean"].tolist() == [20.0] and len(table) == 7
     assert ticket["std"] == pytest.approx(np.std([81.0, 85.0], ddof=1))
-    assert list(table["size"]) == sorted(table["size"], reverse=True)  # largest training set first
+    assert table["metric"].tolist() == ["accuracy"] * 5 + ["row_accuracy"] * 2      # grouped by metric ...
+    for _, part in table.groupby("metric"):
+        assert list(part["size"]) == sorted(part["size"], reverse=True)  # ... largest training set first
 
 
 def test_pair_summary_reads_the_winning_ticket(results, tiny_config):
     cfg = tiny_config(phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2)))
-    row = summary.pair_summary(cfg, results).iloc[0]
+    table = summary.pair_summary(cfg, results)
+    assert len(table) == 1   # one row per split, in the task's headline metric only
+    row = table.iloc[0]
+    assert row["metric"] == "accuracy"
     assert (row["train examples"], row["ticket size"], row["ticket % of full"]) == (100, 30, 30.0)
     assert (row["full data"], row["winning ticket"], row["random"], row["ambiguous"]) == (81.0, 83.0, 71.0, 75.0)
     assert row["ticket - full"] == 2.0
-    shown = summary.display_columns(summary.pair_summary(cfg, results)).iloc[0]
+    assert np.isnan(row["full data (phase-1 runs)"]) and row["phase-1 runs"] == 0   # no scoring run finished yet
+    shown = summary.display_columns(table).iloc[0]
     assert shown["winning ticket"] == "83.0 ± 2.8"
+    assert shown["full data (phase-2 settings)"] == "81.0 ± 1.4"
+
+
+def test_pair_summary_reports_the_phase1_runs_as_full_data(results, tiny_config):
+    cfg = tiny_config(phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2)))   # R = 3 scoring runs
+    _phase1_runs(cfg, [78.0, 80.0, 85.0])
+    row = summary.pair_summary(cfg, results).iloc[0]
+    assert row["full data (phase-1 runs)"] == pytest.approx(81.0)
+    assert row["full data (phase-1 runs) sd"] == pytest.approx(np.std([78.0, 80.0, 85.0], ddof=1))
+    assert row["phase-1 runs"] == 3 and row["full data"] == 81.0   # the phase-2 full run is a separate column
+    shown = summary.display_columns(summary.pair_summary(cfg, results)).iloc[0]
+    assert shown["full data (phase-1 runs)"] == "81.0 ± 3.6"
 
 
 def test_paper_numbers_are_the_reported_ones():
     paper = summary.paper_results().set_index(["task", "split"])
     assert paper.loc[("mnli", "validation_matched"), "full_score"] == 90.04
     assert paper.loc[("sst2", "validation"), "ticket_pct"] == 24
-    assert paper.loc[("snli", "validation"), "ticket_score"] == 92.50
+    assert paper.loc[("snli", "test"), "ticket_score"] == 92.50       # SNLI and RACE: the test split
 
 
 def test_figures_draw_from_tables(results):

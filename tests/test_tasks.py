@@ -1,6 +1,7 @@
 """The task registry: the offline tasks' real data and splits, caps, Split checks, hub errors."""
 
 import bz2
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 
 from hscore import tasks
 from hscore.errors import DataUnavailableError, UnknownNameError
-from hscore.tasks import Split
+from hscore.tasks import Split, text_split
 
 # The published BBC News corpus (Greene & Cunningham, 2006): 2,225 articles in five topics.
 BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
@@ -106,12 +107,21 @@ def test_task_metadata():
     assert tasks.TASKS["rotten_tomatoes"].num_labels == 2
     assert tasks.TASKS["bbc_news"].num_labels == 5
     assert tasks.TASKS["mnli"].eval_splits == ("validation_matched", "validation_mismatched")
-    assert all(t.kind == "classification" and t.metric == "accuracy" for t in tasks.TASKS.values())
+    assert tasks.TASKS["snli"].eval_splits == ("test", "validation")   # the official code reports test first
+    assert tasks.TASKS["race"].eval_splits == ("test", "validation")
+    assert all(name == t.name for name, t in tasks.TASKS.items())
+    kinds = {name: t.kind for name, t in tasks.TASKS.items()}
+    assert {n for n, k in kinds.items() if k == "extractive_qa"} == {"squad_v2", "squad_dev"}
+    assert {n for n, k in kinds.items() if k == "multiple_choice"} == {"race", "social_iqa"}
+    for t in tasks.TASKS.values():
+        assert t.metric == ("f1" if t.kind == "extractive_qa" else "accuracy"), t.name
+    assert tasks.TASKS["squad_v2"].label_names == ("unanswerable", "answerable")
+    assert tasks.TASKS["race"].label_names == ("A", "B", "C", "D")
 
 
 def _toy(n=10):
-    return Split(np.arange(100, 100 + n), [f"a{i}" for i in range(n)], [f"b{i}" for i in range(n)],
-                 np.arange(n) % 3)
+    return text_split(np.arange(100, 100 + n), [f"a{i}" for i in range(n)], [f"b{i}" for i in range(n)],
+                      np.arange(n) % 3)
 
 
 def test_take_keeps_the_given_order():
@@ -119,6 +129,33 @@ def test_take_keeps_the_given_order():
     assert part.ids.tolist() == [107, 102, 105]
     assert part.text_a == ["a7", "a2", "a5"] and part.text_b == ["b7", "b2", "b5"]
     assert part.labels.tolist() == [1, 2, 2]
+
+
+def test_split_fields_of_any_kind():
+    answers = [{"text": ["x"], "answer_start": [0]}, {"text": [], "answer_start": []},
+               {"text": ["z"], "answer_start": [3]}]
+    qa = Split(np.array([4, 5, 6]), np.array([1, 0, 1]), {"question": ["q4", "q5", "q6"], "answers": answers})
+    assert qa["question"] == ["q4", "q5", "q6"] and qa.text_b is None
+    part = qa.take([2, 0])
+    assert part["answers"] == [answers[2], answers[0]] and part.ids.tolist() == [6, 4]
+    single = text_split([1, 2], ["a", "b"], None, [0, 1])
+    assert set(single.fields) == {"text_a"} and single.text_b is None
+    assert single.ids.dtype == np.int64 and single.labels.dtype == np.int64
+
+
+def test_fingerprint_sees_ids_labels_and_every_field():
+    base = _toy()
+    assert base.fingerprint() == _toy().fingerprint() and len(base.fingerprint()) == 16
+    changed = [
+        text_split(base.ids + 1, base.text_a, base.text_b, base.labels),
+        text_split(base.ids, base.text_a, base.text_b, (base.labels + 1) % 3),
+        text_split(base.ids, ["x"] + base.text_a[1:], base.text_b, base.labels),
+        text_split(base.ids, base.text_a, base.text_b[:-1] + ["y"], base.labels),
+        text_split(base.ids, base.text_a, None, base.labels),
+        base.take(np.arange(9)),
+    ]
+    prints = {c.fingerprint() for c in changed}
+    assert len(prints) == len(changed) and base.fingerprint() not in prints
 
 
 def test_cap_is_seeded_and_keeps_order(rt):
@@ -158,7 +195,9 @@ def test_load_splits_caps_train_and_eval():
 ])
 def test_split_rejects_mismatched_lengths(kwargs):
     with pytest.raises(ValueError, match="same length"):
-        Split(**kwargs)
+        text_split(**kwargs)
+    with pytest.raises(ValueError, match="same length"):
+        Split(np.arange(2), np.zeros(2, dtype=np.int64), {"question": ["a", "b"], "context": ["c"]})
 
 
 def test_unknown_task():
@@ -173,7 +212,7 @@ def test_missing_data_package():
         tasks.package_dir("hscore_no_such_data_package")
 
 
-@pytest.mark.parametrize("name", ["sst2", "mnli", "snli"])
+@pytest.mark.parametrize("name", ["sst2", "mnli", "snli", "squad_v2", "race"])
 def test_hub_task_without_network(monkeypatch, name):
     import datasets
 
@@ -189,14 +228,58 @@ def test_hub_task_without_network(monkeypatch, name):
     assert len(calls) == 1
 
 
-def test_hub_task_drops_examples_without_gold_label(monkeypatch):
+# --- hub loaders, converted from a mocked datasets.load_dataset ----------------------------------
+
+@pytest.fixture
+def hub(monkeypatch):
+    """Serve ``fake[path]`` from datasets.load_dataset, recording the calls."""
     import datasets
 
-    fake = {"train": {"premise": ["p0", "p1", "p2"], "hypothesis": ["h0", "h1", "h2"], "label": [0, -1, 2]},
-            "validation": {"premise": ["q0"], "hypothesis": ["g0"], "label": [1]}}
-    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: fake)
+    calls, fake = [], {}
+
+    def load(path, name=None, **kwargs):
+        calls.append((path, name))
+        return fake[path]
+
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    return SimpleNamespace(calls=calls, fake=fake)
+
+
+def test_snli_loader_drops_unlabelled_and_keeps_test(hub):
+    part = lambda labels: {"premise": [f"p{i}" for i in range(len(labels))],
+                           "hypothesis": [f"h{i}" for i in range(len(labels))], "label": labels}
+    hub.fake["stanfordnlp/snli"] = {"train": part([0, -1, 2, 1]), "test": part([-1, 1]), "validation": part([2])}
     splits = tasks.get_task("snli").load(0)
-    assert splits["train"].ids.tolist() == [0, 2]
-    assert splits["train"].text_a == ["p0", "p2"] and splits["train"].text_b == ["h0", "h2"]
-    assert splits["train"].labels.tolist() == [0, 2]
+    assert hub.calls == [("stanfordnlp/snli", None)]
+    assert set(splits) == {"train", "test", "validation"} and tasks.TASKS["snli"].eval_splits == ("test", "validation")
+    assert splits["train"].ids.tolist() == [0, 2, 3] and splits["train"].labels.tolist() == [0, 2, 1]
+    assert splits["train"].text_a == ["p0", "p2", "p3"] and splits["train"].text_b == ["h0", "h2", "h3"]
+    assert splits["test"].ids.tolist() == [1] and splits["test"].text_a == ["p1"]
     assert len(splits["validation"]) == 1
+
+
+def test_race_loader_maps_answer_letters(hub):
+    part = {"article": ["art0", "art1"], "question": ["q0 _ .", "q1?"],
+            "options": [["a", "b", "c", "d"], ["e", "f", "g", "h"]], "answer": ["C", "A"], "example_id": ["x", "y"]}
+    hub.fake["ehovy/race"] = {"train": part, "test": part, "validation": part}
+    splits = tasks.get_task("race").load(0)
+    assert hub.calls == [("ehovy/race", "all")]
+    assert set(splits) == {"train", "test", "validation"}
+    train = splits["train"]
+    assert train.labels.tolist() == [2, 0] and train.ids.tolist() == [0, 1]
+    assert train["context"] == ["art0", "art1"] and train["question"] == ["q0 _ .", "q1?"]
+    assert train["options"] == [["a", "b", "c", "d"], ["e", "f", "g", "h"]]
+
+
+def test_squad_v2_loader_keeps_every_answer(hub):
+    part = {"id": ["a", "b"], "title": ["t", "t"], "question": ["Who?", "Why?"], "context": ["Ann and Bo.", "No."],
+            "answers": [{"text": ["Ann", "Ann and Bo"], "answer_start": [0, 0]}, {"text": [], "answer_start": []}]}
+    hub.fake["rajpurkar/squad_v2"] = {"train": part, "validation": part}
+    splits = tasks.get_task("squad_v2").load(0)
+    assert hub.calls == [("rajpurkar/squad_v2", None)]
+    assert set(splits) == {"train", "validation"}
+    train = splits["train"]
+    assert train.labels.tolist() == [1, 0]   # 0: unanswerable
+    assert train["answers"] == [{"text": ["Ann", "Ann and Bo"], "answer_start": [0, 0]},
+                                {"text": [], "answer_start": []}]
+    assert train["question"] == ["Who?", "Why?"] and train["context"] == ["Ann and Bo.", "No."]

@@ -1,16 +1,23 @@
-"""The fine-tuning loop: what it records, for which example, in which order; determinism; prediction order."""
+"""The fine-tuning loop: what it records, for which row, in which order; updates, accumulation, clipping and
+schedule; determinism; predictions in data order."""
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from hscore import metrics, models, tasks, train
+from hscore import models, tasks, train
+from hscore.config import PhaseConfig
 from hscore.errors import NonFiniteLossError
+from hscore.kinds import EncodingSettings, get_kind
+from hscore.kinds.base import predict_logits
 
 CPU = torch.device("cpu")
 BATCH = 8  # 20 examples -> batches of 8, 8 and 4
+KIND = get_kind("classification")
+HEAD = "sequence_classification"
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +27,11 @@ def rt_train():
 
 @pytest.fixture(scope="module")
 def encoded(rt_train, tiny_tokenizer):
-    return train.encode(rt_train, tiny_tokenizer, 32)
+    return KIND.encode(rt_train, tiny_tokenizer, EncodingSettings(32, 0), HEAD)
 
 
 def _model(tokenizer, num_labels=2, seed=0):
-    return models.load_model("random:tiny-bert", num_labels, seed, tokenizer.pad_token_id)
+    return models.load_model("random:tiny-bert", HEAD, num_labels, seed, tokenizer.pad_token_id)
 
 
 def _no_dropout(model):
@@ -34,9 +41,13 @@ def _no_dropout(model):
     return model
 
 
+def _hp(**overrides):
+    return PhaseConfig(**{"seeds": (1,), "epochs": 2, "lr": 1e-4, "batch_size": BATCH, **overrides})
+
+
 @torch.no_grad()
 def _alone(model, data):
-    """Eval-mode logits of each example, one at a time and unpadded."""
+    """Eval-mode logits of each row, one at a time and unpadded."""
     model.eval()
     rows = []
     for i in range(len(data)):
@@ -47,15 +58,44 @@ def _alone(model, data):
     return np.stack(rows)
 
 
-def _tune(tokenizer, data, seed=11, model_seed=0, **kwargs):
-    args = dict(epochs=2, lr=1e-4, batch_size=BATCH, seed=seed, device=CPU)
-    return train.fine_tune(_model(tokenizer, seed=model_seed), tokenizer, data, **{**args, **kwargs})
+def _tune(tokenizer, data, seed=11, model=None, order=None, record=True, **hp):
+    model = model if model is not None else _model(tokenizer)
+    order = train.training_order(len(data), seed) if order is None else order
+    return train.fine_tune(model, KIND, tokenizer, data, _hp(**hp), seed=seed, order=order, device=CPU,
+                           record=record, num_logits=2)
 
 
-def test_encode_keeps_ids_labels_and_truncates(rt_train, encoded):
+@pytest.fixture
+def optimizer_steps(monkeypatch):
+    """Every AdamW update: the forward passes before it, its learning rate, gradient norm and gradients."""
+    seen = {"forwards": 0, "steps": []}
+    real = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        grads = [p.grad.detach().clone() for g in self.param_groups for p in g["params"] if p.grad is not None]
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
+        seen["steps"].append({"after": seen["forwards"], "lr": self.param_groups[0]["lr"], "grads": grads,
+                              "norm": norm})
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    return seen
+
+
+def _count_forwards(model, seen):
+    def hook(module, args):
+        seen["forwards"] += 1
+
+    model.register_forward_pre_hook(hook)
+    return model
+
+
+def test_classification_rows_keep_ids_labels_and_truncate(rt_train, encoded):
     assert len(encoded) == 20
-    np.testing.assert_array_equal(encoded.ids, rt_train.ids)
+    np.testing.assert_array_equal(encoded.example_id, rt_train.ids)
     np.testing.assert_array_equal(encoded.labels, rt_train.labels)
+    np.testing.assert_array_equal(encoded.targets, rt_train.labels)
+    assert encoded.feature.tolist() == [0] * 20
     assert max(len(s) for s in encoded.input_ids) == 32 and min(len(s) for s in encoded.input_ids) < 32
 
 
@@ -64,15 +104,17 @@ def test_recorded_correct_and_gold_prob_follow_the_logits(tiny_tokenizer, encode
     e, n, c = dyn.logits.shape
     assert (e, n, c) == (2, 20, 2)
     assert dyn.correct.shape == dyn.gold_prob.shape == (2, 20) and dyn.correct.dtype == bool
-    np.testing.assert_array_equal(dyn.example_id, encoded.ids)
+    np.testing.assert_array_equal(dyn.example_id, encoded.example_id)
     np.testing.assert_array_equal(dyn.label, encoded.labels)
+    np.testing.assert_array_equal(dyn.target, encoded.targets)
+    np.testing.assert_array_equal(dyn.feature, encoded.feature)
     np.testing.assert_array_equal(dyn.correct, dyn.logits.argmax(-1) == encoded.labels[None, :])
     z = dyn.logits.astype(np.float64)
     softmax = np.exp(z - z.max(-1, keepdims=True))
     softmax /= softmax.sum(-1, keepdims=True)
     gold = np.array([[softmax[ep, i, encoded.labels[i]] for i in range(n)] for ep in range(e)])
     np.testing.assert_allclose(dyn.gold_prob, gold, atol=1e-6)
-    assert np.all(dyn.logits != 0)  # every example was recorded in every epoch
+    assert np.all(dyn.logits != 0)  # every row was recorded in every epoch
 
 
 def test_recorded_logits_belong_to_their_example(tiny_tokenizer, encoded):
@@ -83,7 +125,7 @@ def test_recorded_logits_belong_to_their_example(tiny_tokenizer, encoded):
     reference = _alone(copy.deepcopy(model), encoded)
     gaps = np.abs(reference[:, None] - reference[None]).max(-1) + np.diag([np.inf] * len(encoded))
     assert gaps.min() > 0.05  # distinct examples give distinguishable logits
-    dyn = train.fine_tune(model, tiny_tokenizer, encoded, epochs=2, lr=1e-12, batch_size=BATCH, seed=5, device=CPU)
+    dyn = _tune(tiny_tokenizer, encoded, seed=5, model=model, lr=1e-12)
     for epoch in range(2):
         np.testing.assert_allclose(dyn.logits[epoch], reference, rtol=0, atol=5e-3)
         nearest = np.abs(dyn.logits[epoch][:, None] - reference[None]).max(-1).argmin(1)
@@ -103,27 +145,42 @@ def test_other_seed_other_order_and_dynamics(tiny_tokenizer, encoded):
 
 
 def test_order_is_torch_randperm_of_the_seed(tiny_tokenizer, encoded):
-    dyn = _tune(tiny_tokenizer, encoded, seed=11, epochs=1)
     expected = torch.randperm(20, generator=torch.Generator().manual_seed(11)).tolist()
-    assert dyn.order.tolist() == expected
     assert train.training_order(20, 11).tolist() == expected
+    dyn = _tune(tiny_tokenizer, encoded, seed=11, epochs=1)
+    assert dyn.order.tolist() == expected
 
 
-def test_batches_follow_the_order_in_every_epoch(tiny_tokenizer, encoded):
+def _capture_batches(model, encoded):
     by_tokens = {tuple(s): p for p, s in enumerate(encoded.input_ids)}
     assert len(by_tokens) == len(encoded)
     seen = []
 
     def capture(module, args, kwargs):
-        for ids, mask in zip(kwargs["input_ids"], kwargs["attention_mask"]):
-            seen.append(by_tokens[tuple(ids[mask.bool()].tolist())])
+        seen.append([by_tokens[tuple(ids[mask.bool()].tolist())]
+                     for ids, mask in zip(kwargs["input_ids"], kwargs["attention_mask"])])
 
-    model = _model(tiny_tokenizer)
     model.register_forward_pre_hook(capture, with_kwargs=True)
-    dyn = train.fine_tune(model, tiny_tokenizer, encoded, epochs=3, lr=1e-4, batch_size=BATCH, seed=21, device=CPU)
-    expected = torch.randperm(20, generator=torch.Generator().manual_seed(21)).tolist()
-    assert seen == expected * 3
+    return seen
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_batches_follow_the_order_in_every_epoch(tiny_tokenizer, encoded, given):
+    model = _model(tiny_tokenizer)
+    seen = _capture_batches(model, encoded)
+    # the seed's permutation, or any order the caller gives (a phase-2 subset's)
+    order = np.arange(20)[::-1].copy() if given else train.training_order(20, 21)
+    dyn = _tune(tiny_tokenizer, encoded, seed=21, model=model, order=order, epochs=3)
+    expected = order.tolist() if given else torch.randperm(20, generator=torch.Generator().manual_seed(21)).tolist()
+    assert [p for batch in seen for p in batch] == expected * 3
+    assert [len(b) for b in seen] == [8, 8, 4] * 3
     assert dyn.order.tolist() == expected
+
+
+@pytest.mark.parametrize("order", [np.arange(19), np.r_[np.arange(19), 0], np.arange(1, 21)])
+def test_order_must_be_a_permutation_of_the_rows(tiny_tokenizer, encoded, order):
+    with pytest.raises(ValueError, match="permutation"):
+        _tune(tiny_tokenizer, encoded, order=order)
 
 
 def test_no_recording(tiny_tokenizer, encoded):
@@ -135,7 +192,7 @@ def test_nan_loss_raises(tiny_tokenizer, encoded):
     with torch.no_grad():
         model.classifier.weight[0, 0] = float("nan")
     with pytest.raises(NonFiniteLossError, match="epoch 1"):
-        train.fine_tune(model, tiny_tokenizer, encoded, epochs=2, lr=1e-4, batch_size=BATCH, seed=1, device=CPU)
+        _tune(tiny_tokenizer, encoded, seed=1, model=model)
 
 
 def test_exploding_learning_rate_raises(tiny_tokenizer, encoded):
@@ -143,10 +200,131 @@ def test_exploding_learning_rate_raises(tiny_tokenizer, encoded):
         _tune(tiny_tokenizer, encoded, lr=1e30, epochs=3)
 
 
+# --- updates: gradient accumulation, clipping, schedule ---------------------------------------------
+
+def test_gradient_accumulation_records_every_micro_batch_and_steps_after_every_kth(
+        tiny_tokenizer, encoded, optimizer_steps, monkeypatch):
+    schedules = []
+    real_schedule = train.get_linear_schedule_with_warmup
+
+    def schedule(optimizer, warmup, total):
+        schedules.append((warmup, total))
+        return real_schedule(optimizer, warmup, total)
+
+    monkeypatch.setattr(train, "get_linear_schedule_with_warmup", schedule)
+    model = _count_forwards(_model(tiny_tokenizer), optimizer_steps)
+    seen = _capture_batches(model, encoded)
+    order = train.training_order(20, 3)
+    # 20 rows in micro-batches of 4: 5 per epoch; an update after micro-batches 3 and 5 of each epoch
+    dyn = _tune(tiny_tokenizer, encoded, seed=3, model=model, order=order, batch_size=4, grad_accum=3)
+    assert [s["after"] for s in optimizer_steps["steps"]] == [3, 5, 8, 10]
+    assert schedules == [(0, 4)] == [train.schedule_steps(_hp(batch_size=4, grad_accum=3), 5)]
+    assert [p for batch in seen for p in batch] == order.tolist() * 2
+    assert (dyn.logits != 0).all() and dyn.correct.shape == (2, 20)   # every micro-batch recorded
+
+
+@pytest.mark.parametrize("micro, accum, epochs, total, warmup", [
+    (5, 3, 2, 4, 1), (10, 4, 3, 9, 1), (6, 3, 1, 2, 1), (7, 1, 2, 14, 2), (40, 8, 3, 15, 2)])
+def test_schedule_counts_updates_per_epoch_rounded_up(micro, accum, epochs, total, warmup):
+    hp = _hp(grad_accum=accum, epochs=epochs)
+    assert train.schedule_steps(hp, micro) == (0, total)
+    assert train.schedule_steps(dataclasses.replace(hp, warmup_ratio=0.1), micro) == (warmup, total)  # rounded up
+    assert train.schedule_steps(dataclasses.replace(hp, fixed_schedule=(988, 16473)), micro) == (988, 16473)
+
+
+@pytest.mark.parametrize("max_grad_norm", [0.0, 1e-3])
+def test_accumulated_gradient_is_the_full_batch_gradient(tiny_tokenizer, encoded, optimizer_steps, max_grad_norm):
+    """One update on 8 rows: a batch of 8 and two accumulated micro-batches of 4 give the same gradient and
+    the same parameters (dropout off; adam_eps large, so that the update is proportional to the gradient)."""
+    rows = encoded.take(np.arange(8))
+    order = train.training_order(8, 4)
+    params = {}
+    for batch, accum in ((8, 1), (4, 2)):
+        model = _no_dropout(_model(tiny_tokenizer))
+        _tune(tiny_tokenizer, rows, seed=4, model=model, order=order, epochs=1, lr=1.0, adam_eps=10.0,
+              batch_size=batch, grad_accum=accum, max_grad_norm=max_grad_norm)
+        params[accum] = [p.detach().clone() for p in model.parameters()]
+    full, accumulated = optimizer_steps["steps"]
+    assert len(optimizer_steps["steps"]) == 2   # one update each
+    if max_grad_norm:
+        assert full["norm"] == pytest.approx(max_grad_norm, rel=1e-4)   # clipping acted, on the sum
+    for g_full, g_acc in zip(full["grads"], accumulated["grads"]):
+        torch.testing.assert_close(g_acc, g_full, rtol=1e-4, atol=1e-7)
+    initial = list(_model(tiny_tokenizer).parameters())
+    moved = max((a - b).abs().max().item() for a, b in zip(params[1], initial))
+    assert moved > 1e-5 if max_grad_norm else moved > 1e-3
+    for a, b in zip(params[1], params[2]):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-7)
+
+
+def test_gradient_norm_is_clipped(tiny_tokenizer, encoded, optimizer_steps):
+    _tune(tiny_tokenizer, encoded, seed=2, max_grad_norm=0.0, epochs=1)
+    unclipped = optimizer_steps["steps"][:]
+    limit = min(s["norm"] for s in unclipped) / 4
+    assert limit > 0
+    optimizer_steps["steps"].clear()
+    _tune(tiny_tokenizer, encoded, seed=2, max_grad_norm=limit, epochs=1)
+    clipped = optimizer_steps["steps"]
+    assert len(clipped) == len(unclipped) == 3
+    assert all(s["norm"] == pytest.approx(limit, rel=1e-4) for s in clipped)
+    # the first update (same model, same batch): the same direction, scaled to the limit
+    scale = limit / unclipped[0]["norm"]
+    for g_clipped, g_free in zip(clipped[0]["grads"], unclipped[0]["grads"]):
+        torch.testing.assert_close(g_clipped, g_free * scale, rtol=1e-4, atol=1e-9)
+    # a limit above the norm changes nothing
+    optimizer_steps["steps"].clear()
+    _tune(tiny_tokenizer, encoded, seed=2, max_grad_norm=1e6, epochs=1)
+    assert [s["norm"] for s in optimizer_steps["steps"]] == pytest.approx([s["norm"] for s in unclipped], rel=1e-5)
+
+
+def test_learning_rate_warms_up_then_decays(tiny_tokenizer, encoded, optimizer_steps):
+    # 5 updates per epoch, 2 epochs: 10 updates, warmup ceil(0.5 * 10) = 5
+    _tune(tiny_tokenizer, encoded, batch_size=4, lr=1e-3, warmup_ratio=0.5)
+    lrs = [s["lr"] / 1e-3 for s in optimizer_steps["steps"]]
+    assert lrs == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 0.8, 0.6, 0.4, 0.2])
+
+
+def test_fixed_schedule_is_used_as_given(tiny_tokenizer, encoded, optimizer_steps):
+    # 10 updates under a schedule of 2 warmup and 8 total updates: the last two at lr 0
+    _tune(tiny_tokenizer, encoded, batch_size=4, lr=1e-3, warmup_ratio=0.5, fixed_schedule=(2, 8))
+    lrs = [s["lr"] / 1e-3 for s in optimizer_steps["steps"]]
+    assert lrs == pytest.approx([0.0, 0.5, 1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6, 0.0, 0.0])
+
+
+def test_optimizer_settings_reach_adamw(tiny_tokenizer, encoded, monkeypatch):
+    made = []
+    real = torch.optim.AdamW.__init__
+
+    def init(self, params, **kwargs):
+        made.append(kwargs)
+        real(self, params, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "__init__", init)
+    _tune(tiny_tokenizer, encoded, epochs=1, lr=3e-5, weight_decay=0.1, adam_eps=1e-6, adam_betas=(0.9, 0.98))
+    assert len(made) == 1
+    assert {k: made[0][k] for k in ("lr", "weight_decay", "eps", "betas")} == {
+        "lr": 3e-5, "weight_decay": 0.1, "eps": 1e-6, "betas": (0.9, 0.98)}
+
+
+# --- phase-2 order ------------------------------------------------------------------------------
+
+def test_subset_order_is_the_full_permutation_filtered_to_the_subset():
+    n, seed = 30, 6666
+    full = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    assert train.subset_order(n, np.arange(n), seed).tolist() == full == train.training_order(n, seed).tolist()
+    subset = [1, 4, 5, 9, 13, 17, 22, 29]
+    order = train.subset_order(n, np.array(subset), seed)
+    assert sorted(order.tolist()) == list(range(len(subset)))          # positions into the subset
+    assert [subset[i] for i in order] == [p for p in full if p in subset]
+    assert train.subset_order(n, np.array([], dtype=np.int64), seed).tolist() == []
+
+
+# --- predictions and evaluation -----------------------------------------------------------------
+
 @pytest.fixture(scope="module")
 def rt_eval(tiny_tokenizer):
     splits = tasks.load_splits(tasks.get_task("rotten_tomatoes"), 8, 30, 0)
-    return train.encode(splits["validation"], tiny_tokenizer, 48)
+    return splits["validation"], KIND.encode(splits["validation"], tiny_tokenizer, EncodingSettings(48, 0), HEAD)
 
 
 def _diverse_model(tokenizer, data):
@@ -157,24 +335,30 @@ def _diverse_model(tokenizer, data):
     return model
 
 
-def test_predict_returns_predictions_in_data_order(tiny_tokenizer, rt_eval):
-    lengths = [len(s) for s in rt_eval.input_ids]
-    assert lengths != sorted(lengths)  # batching by length really reorders the examples
-    model = _diverse_model(tiny_tokenizer, rt_eval)
-    expected = _alone(model, rt_eval).argmax(-1)
-    assert 5 <= expected.sum() <= 25  # both classes predicted
+def test_predict_logits_in_data_order(tiny_tokenizer, rt_eval):
+    _, rows = rt_eval
+    lengths = [len(s) for s in rows.input_ids]
+    assert lengths != sorted(lengths)  # batching by length really reorders the rows
+    model = _diverse_model(tiny_tokenizer, rows)
+    expected = _alone(model, rows)
+    assert 5 <= expected.argmax(-1).sum() <= 25  # both classes predicted
     for batch_size in (4, 7, 128):
-        np.testing.assert_array_equal(train.predict(model, tiny_tokenizer, rt_eval, CPU, batch_size=batch_size),
-                                      expected)
+        logits = predict_logits(model, tiny_tokenizer, rows, CPU, "fp32", batch_size=batch_size)
+        np.testing.assert_allclose(logits, expected, atol=1e-5)
+        np.testing.assert_array_equal(logits.argmax(-1), expected.argmax(-1))
     assert not model.training
 
 
-def test_evaluate_scores_each_split(tiny_tokenizer, rt_eval):
-    model = _diverse_model(tiny_tokenizer, rt_eval)
-    expected = _alone(model, rt_eval).argmax(-1)
-    half = train.Encoded(rt_eval.input_ids[:15], rt_eval.token_type_ids[:15], rt_eval.labels[:15],
-                         rt_eval.ids[:15])
-    scores = train.evaluate(model, tiny_tokenizer, {"all": rt_eval, "half": half}, metrics.accuracy, CPU)
-    assert list(scores) == ["all", "half"]
-    assert scores["all"] == pytest.approx(100 * np.mean(expected == rt_eval.labels))
-    assert scores["half"] == pytest.approx(100 * np.mean(expected[:15] == rt_eval.labels[:15]))
+def test_evaluate_scores_the_split_with_its_metric(tiny_tokenizer, rt_eval):
+    split, rows = rt_eval
+    model = _diverse_model(tiny_tokenizer, rows)
+    expected = _alone(model, rows).argmax(-1)
+    assert KIND.evaluate(model, tiny_tokenizer, rows, split, CPU, "fp32", HEAD, "accuracy") == {
+        "accuracy": pytest.approx(100 * np.mean(expected == rows.targets))}
+    half = rows.take(np.arange(15))
+    assert KIND.evaluate(model, tiny_tokenizer, half, split.take(np.arange(15)), CPU, "fp32", HEAD, "accuracy") == {
+        "accuracy": pytest.approx(100 * np.mean(expected[:15] == rows.targets[:15]))}
+    f1 = KIND.evaluate(model, tiny_tokenizer, rows, split, CPU, "fp32", HEAD, "macro_f1")["macro_f1"]
+    per_class = [2 * np.sum((expected == c) & (rows.targets == c))
+                 / (np.sum(expected == c) + np.sum(rows.targets == c)) for c in (0, 1)]
+    assert f1 == pytest.approx(100 * np.mean(per_class))

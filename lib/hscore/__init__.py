@@ -5,8 +5,12 @@ Transformer-based Language Models" (arXiv:2407.08887). The modules, in the order
 
 - ``config``    the study configuration (``study.yaml``) resolved into frozen dataclasses
 - ``paths``     every file location the study reads or writes
-- ``tasks``     the task registry: loading splits, text fields, label count, metric
-- ``models``    loading a pretrained sequence classifier and its tokenizer
+- ``tasks``     the task registry: loading splits, fields, labels, kind, metric
+- ``bigbench``  offline tasks of every kind from the bigbench 1.0.0 source archive
+- ``kinds``     task kinds behind one seam: classification, extractive QA, multiple choice
+- ``squad``     SQuAD post-processing and the ``squad_v2`` metric, computed locally
+- ``models``    loading a pretrained model with the head a kind trains, and its tokenizer
+- ``pair_template``  OPT sentence pairs encoded as the paper's code encoded them
 - ``train``     the plain fine-tuning loop that records training dynamics at no extra forward pass
 - ``dynamics``  ``TrainingDynamics``: the per-example record of every scoring run, on disk
 - ``scores``    H-score, success rate and Dataset-Cartography statistics, pure functions

@@ -27,8 +27,3 @@ def macro_f1(predictions: np.ndarray, labels: np.ndarray) -> float:
 
 METRICS = {"accuracy": accuracy, "macro_f1": macro_f1}
 
-
-def majority_baseline(train_labels: np.ndarray, eval_labels: np.ndarray) -> float:
-    """Accuracy of always predicting the most frequent training label."""
-    majority = np.bincount(train_labels).argmax()
-    return accuracy(np.full_like(eval_labels, majority), eval_labels)

@@ -12,7 +12,8 @@ Layout of one model-task pair's results (``results/<profile>/<model>/<task>/``):
 
 Folder names hold plain ids only; seeds, hyperparameters and versions live inside the files.
 ``HSCORE_RESULTS_DIR`` moves the results root (the tests use it); the default is ``results/``
-beside ``study.yaml``. Executed notebooks go to ``book/executed/<profile>/``, named from their
+beside ``study.yaml``. Data downloaded for offline tasks (the ``bigbench`` archive) is cached in
+``data_dir()``. Executed notebooks go to ``book/executed/<profile>/``, named from their
 parameters (``<model>--<task>--scoring.ipynb``), where the book picks them up.
 """
 
@@ -29,6 +30,13 @@ NOTEBOOKS = REPO / "notebooks"
 def book_dir() -> Path:
     """The Jupyter Book's source folder (``HSCORE_BOOK_DIR`` moves it; the tests build a copy)."""
     return Path(os.environ.get("HSCORE_BOOK_DIR", REPO / "book")).resolve()
+
+
+def data_dir() -> Path:
+    """Downloaded data archives and the files extracted from them (``HSCORE_DATA_DIR`` moves it; the
+    default is ``$XDG_CACHE_HOME/hscore``, i.e. ``~/.cache/hscore``, shared by every clone)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hscore"
+    return Path(os.environ.get("HSCORE_DATA_DIR", default)).resolve()
 
 
 def results_root() -> Path:

@@ -63,8 +63,8 @@ def plot_data_map(scores: pd.DataFrame, runs: int, title: str = ""):
 def plot_tradeoff(table: pd.DataFrame, split: str, metric: str = "accuracy", title: str = ""):
     """Score vs training-set size for H-score subsets and size-matched baselines, full data as a line.
 
-    ``table`` is ``summary.tradeoff_table`` (mean and sd over phase-2 seeds)."""
-    part = table[table["split"] == split]
+    ``table`` is ``summary.tradeoff_table`` (mean and sd over phase-2 seeds); ``metric`` picks its rows."""
+    part = table[(table["split"] == split) & (table["metric"] == metric)]
     fig, ax = plt.subplots(figsize=(6.8, 4.4))
     full = part[part["method"] == "full"]
     if len(full):
@@ -84,7 +84,7 @@ def plot_tradeoff(table: pd.DataFrame, split: str, metric: str = "accuracy", tit
                 ax.annotate(r["kept"], (100 * r["fraction"], r["mean"]), textcoords="offset points",
                             xytext=(4, 4), fontsize=7, color=color)
     ax.set_xlabel("training examples (% of the full training set)")
-    ax.set_ylabel(f"{split} {metric} (%)")
+    ax.set_ylabel(f"{split} {metric.replace('_', ' ')} (%)")
     ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax.set_title(title or f"Size vs {metric}")
     sns.despine(fig)
@@ -93,18 +93,21 @@ def plot_tradeoff(table: pd.DataFrame, split: str, metric: str = "accuracy", tit
 
 
 def plot_winning_tickets(summary: pd.DataFrame):
-    """Per pair and split: full data, winning ticket, random and ambiguous at the ticket's size."""
-    cols = ["full data", "winning ticket", "random", "ambiguous"]
-    long = summary.assign(pair=summary["model"] + " / " + summary["task"] + "\n" + summary["split"]).melt(
+    """Per pair and split: full data (phase-1 runs and phase-2 settings), winning ticket, random and
+    ambiguous at the ticket's size, in each task's headline metric."""
+    cols = ["full data (phase-1 runs)", "full data (phase-2 settings)", "winning ticket", "random", "ambiguous"]
+    long = summary.rename(columns={"full data": "full data (phase-2 settings)"}).assign(
+        pair=summary["model"] + " / " + summary["task"] + "\n" + summary["split"]).melt(
         id_vars="pair", value_vars=cols, var_name="training set", value_name="score")
     fig, ax = plt.subplots(figsize=(max(6.4, 2.2 * summary.shape[0]), 4.2))
-    palette = {"full data": "#34495e", "winning ticket": "#c0392b", "random": "#95a5a6", "ambiguous": "#2874a6"}
+    palette = {"full data (phase-1 runs)": "#85929e", "full data (phase-2 settings)": "#34495e", "winning ticket": "#c0392b",
+               "random": "#95a5a6", "ambiguous": "#2874a6"}
     sns.barplot(data=long, x="pair", y="score", hue="training set", palette=palette, ax=ax)
     low = np.nanmin(long["score"])
     ax.set_ylim(max(0, low - 10), min(100, np.nanmax(long["score"]) + 3))
     ax.set_xlabel("")
-    ax.set_ylabel("validation score (%)")
-    ax.legend(fontsize=8, frameon=False, ncols=4, loc="upper center", bbox_to_anchor=(0.5, 1.12))
+    ax.set_ylabel("evaluation score (%): accuracy, or F1 for QA")
+    ax.legend(fontsize=8, frameon=False, ncols=3, loc="upper center", bbox_to_anchor=(0.5, 1.18))
     sns.despine(fig)
     fig.tight_layout()
     return fig

@@ -23,26 +23,37 @@ def show_config(cfg: PairConfig) -> None:
     task = get_task(cfg.task)
     p1, p2 = cfg.phase1, cfg.phase2
     cap = lambda c: "all" if c is None else f"{c:,} (seeded sample)"
+    batch = lambda p: f"{p.batch_size}" if p.grad_accum == 1 else f"{p.batch_size} x {p.grad_accum} accumulated"
+    schedule = lambda p: (f"linear schedule hard-coded to {p.fixed_schedule[0]} warmup and {p.fixed_schedule[1]} total "
+                          "updates (the official RACE script)" if p.fixed_schedule else
+                          f"linear warmup over {100 * p.warmup_ratio:g}% of the run's updates, then linear decay to 0")
     display(Markdown(
-        f"**Model** `{cfg.model}` ({cfg.checkpoint}) · **task** `{cfg.task}`: {task.source}, "
-        f"{task.num_labels} labels, metric {task.metric} on {', '.join(task.eval_splits)}.\n\n"
+        f"**Model** `{cfg.model}` ({cfg.checkpoint}) · **task** `{cfg.task}` ({task.kind.replace('_', ' ')}): "
+        f"{task.source}, {task.num_labels} labels ({', '.join(task.label_names)}), metric {task.metric} on "
+        f"{', '.join(task.eval_splits)}. H-scores per "
+        f"{'training row' if cfg.score_unit == 'feature' else 'training example'}.\n\n"
         f"| | runs (seeds) | epochs | lr | batch | max length | train examples | eval examples |\n"
         f"|---|---|---|---|---|---|---|---|\n"
-        f"| phase 1 | {cfg.runs} ({', '.join(map(str, p1.seeds))}) | {p1.epochs} | {p1.lr:g} | {p1.batch_size} | "
+        f"| phase 1 | {cfg.runs} ({', '.join(map(str, p1.seeds))}) | {p1.epochs} | {p1.lr:g} | {batch(p1)} | "
         f"{cfg.max_length} | {cap(cfg.train_cap)} | {cap(cfg.eval_cap)} |\n"
         f"| phase 2 | {len(p2.seeds)} ({', '.join(map(str, p2.seeds))}) | {p2.epochs} | {p2.lr:g} | "
-        f"{p2.batch_size} | {cfg.max_length} | subsets | {cap(cfg.eval_cap)} |\n\n"
+        f"{batch(p2)} | {cfg.max_length} | subsets | {cap(cfg.eval_cap)} |\n\n"
+        f"AdamW (weight decay {p1.weight_decay:g}, eps {p1.adam_eps:g}, betas {tuple(p1.adam_betas)}), "
+        f"{schedule(p1)}, gradient norm clipped at {p1.max_grad_norm:g}.\n\n"
         f"Profile `{cfg.profile}`; results in `results/{cfg.profile}/{cfg.model}/{cfg.task}/`. "
         f"Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items() if k != "hscore") + "."))
 
 
 def show_phase1(cfg: PairConfig) -> None:
     runs = phase1_runs(cfg)
-    manifest = json.loads(paths.manifest_file(cfg.results_dir).read_text())
-    majority = manifest["stages"]["phase1"]["majority"]
-    wide = runs.pivot_table(index=["run", "seed", "device", "wall_seconds"], columns="split", values="score")
-    display(Markdown("Validation score of each scoring run at the end of its last epoch "
-                     f"(majority class: {', '.join(f'{s} {v:.1f}' for s, v in majority.items())}):"))
+    stage = json.loads(paths.manifest_file(cfg.results_dir).read_text())["stages"]["phase1"]
+    trivial = "; ".join(f"{split} " + ", ".join(f"{m} {v:.1f}" for m, v in scores.items())
+                        for split, scores in stage["trivial"].items())
+    wide = runs.pivot_table(index=["run", "seed", "device", "wall_seconds"], columns=["split", "metric"], values="score")
+    display(Markdown(
+        f"{stage['train_examples']:,} training examples in {stage['train_rows']:,} rows; model head "
+        f"`{stage['head']}`. Evaluation score of each scoring run at the end of its last epoch "
+        f"(a model that ignores its input: {trivial}):"))
     display(wide.reset_index().rename(columns={"wall_seconds": "wall time (s)"}).round(2))
 
 
@@ -61,8 +72,8 @@ def show_subsets(subsets: Subsets) -> None:
 
 
 def show_tradeoff(table: pd.DataFrame) -> None:
-    wide = table.pivot_table(index=["split", "subset", "kept", "size"], columns="method", values="mean")
-    wide = wide.sort_index(level=["split", "size"], ascending=[True, False])
+    wide = table.pivot_table(index=["split", "metric", "subset", "kept", "size"], columns="method", values="mean")
+    wide = wide.sort_index(level=["split", "metric", "size"], ascending=[True, True, False])
     display(wide.round(2))
 
 

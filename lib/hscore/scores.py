@@ -45,10 +45,12 @@ def correctness(correct: np.ndarray) -> np.ndarray:
 
 
 def scores_table(dynamics: TrainingDynamics) -> pd.DataFrame:
-    """One row per training example (in training-split order): its id, label and every score."""
+    """One row per scoring unit (in training-split order): its example id, row index within the
+    example (window, option; 0 when an example is one row), label and every score."""
     h = h_score(dynamics.correct)
     return pd.DataFrame({
         "example_id": dynamics.example_id,
+        "feature": dynamics.feature,
         "label": dynamics.label,
         "h": h,
         "success_rate": h / dynamics.runs,

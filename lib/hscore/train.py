@@ -1,172 +1,128 @@
 """The fine-tuning loop, plain and explicit, recording training dynamics at no extra forward pass.
 
-As in the official code, the examples are visited in one seeded permutation
-(``torch.randperm(N, generator=Generator().manual_seed(seed))``), the same in every epoch; the
-optimiser is AdamW with a linear decay to zero, no warmup and no weight decay (the Hugging Face
-Trainer's defaults). The logits that a training step computes anyway (train mode, dropout on,
-before that step's update) give, for each example of the batch, whether it was classified
-correctly and the probability of its gold label: that is the whole recording.
+It knows no task kind: a kind (``hscore.kinds``) batches the rows, computes a step's loss and
+says, per row, whether the step's prediction was right. As in the official code, the rows are
+visited in one fixed order, the same in every epoch (``training_order``); the optimiser is AdamW
+with linear warmup and linear decay to zero, the gradient norm clipped at ``max_grad_norm``
+(the Hugging Face Trainer's defaults: no warmup, no weight decay, clipping at 1.0). With gradient
+accumulation every micro-batch is a forward pass whose outputs are recorded, and the optimiser
+steps after every ``grad_accum``-th micro-batch, ``(step + 1) % grad_accum == 0``, and after the
+last micro-batch of an epoch. The logits a training step computes anyway (train mode, dropout on,
+before that step's update) give, for each row of the batch, whether it was right and the
+probability of its target: that is the whole recording.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from .config import PhaseConfig
 from .dynamics import RunDynamics
 from .errors import NonFiniteLossError
-from .tasks import Split
+from .kinds import Features, TaskKind
+from .kinds.base import autocast
 
-CHECK_EVERY = 25  # steps between host-device synchronisations (NaN check, progress-bar loss)
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """A tokenized split: token ids per example (unpadded), gold labels and example ids."""
-
-    input_ids: list[list[int]]
-    token_type_ids: list[list[int]] | None
-    labels: np.ndarray
-    ids: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def take(self, positions) -> "Encoded":
-        """The examples at these positions, in this order."""
-        positions = np.asarray(positions, dtype=np.int64)
-        return Encoded([self.input_ids[i] for i in positions],
-                       None if self.token_type_ids is None else [self.token_type_ids[i] for i in positions],
-                       self.labels[positions], self.ids[positions])
-
-
-def encode(split: Split, tokenizer, max_length: int) -> Encoded:
-    """Tokenize a split once, truncating to ``max_length``; padding happens per batch."""
-    args = (split.text_a,) if split.text_b is None else (split.text_a, split.text_b)
-    enc = tokenizer(*args, truncation=True, max_length=max_length)
-    return Encoded(enc["input_ids"], enc.get("token_type_ids"), split.labels, split.ids)
-
-
-def collate(data: Encoded, positions, pad_id: int, padding_side: str, device: torch.device) -> dict:
-    """Pad the examples at ``positions`` to the longest of them: input_ids, attention_mask (, token_type_ids)."""
-    seqs = [data.input_ids[i] for i in positions]
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    types = None if data.token_type_ids is None else torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, (i, s) in enumerate(zip(positions, seqs)):
-        span = slice(width - len(s), width) if padding_side == "left" else slice(0, len(s))
-        ids[row, span] = torch.tensor(s)
-        mask[row, span] = 1
-        if types is not None:
-            types[row, span] = torch.tensor(data.token_type_ids[i])
-    batch = {"input_ids": ids, "attention_mask": mask}
-    if types is not None:
-        batch["token_type_ids"] = types
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def _autocast(device: torch.device, precision: str):
-    if device.type != "cuda" or precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast("cuda", dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
+CHECK_EVERY = 25  # micro-batches between host-device synchronisations (NaN check, progress-bar loss)
 
 
 def training_order(n: int, seed: int) -> np.ndarray:
-    """The fixed example order of a run: a seeded permutation, as in the official code."""
+    """The fixed row order of a run: a seeded permutation, as in the official code."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
 
 
-def fine_tune(model, tokenizer, train: Encoded, *, epochs: int, lr: float, batch_size: int, seed: int,
-              device: torch.device, precision: str = "fp32", record: bool = True, desc: str = "fine-tuning"):
-    """Fine-tune ``model`` in place; return the run's ``RunDynamics`` (or None when not recording)."""
+def subset_order(n_full: int, positions: np.ndarray, seed: int) -> np.ndarray:
+    """The order of a phase-2 run on a subset, as the official ``phase2.sh``: the full training set's
+    permutation of ``seed`` filtered to the subset. Returned as positions into ``positions``."""
+    positions = np.asarray(positions)
+    where = np.full(n_full, -1, dtype=np.int64)
+    where[positions] = np.arange(len(positions))
+    mapped = where[training_order(n_full, seed)]
+    return mapped[mapped >= 0]
+
+
+def schedule_steps(hp: PhaseConfig, micro_batches_per_epoch: int) -> tuple[int, int]:
+    """(warmup, total) optimizer updates: the hard-coded pair when given, else from the run itself."""
+    if hp.fixed_schedule is not None:
+        return hp.fixed_schedule
+    total = math.ceil(micro_batches_per_epoch / hp.grad_accum) * hp.epochs
+    return int(math.ceil(hp.warmup_ratio * total)), total
+
+
+def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig, *, seed: int, order: np.ndarray,
+              device: torch.device, precision: str = "fp32", record: bool = True, num_logits: int = 0,
+              desc: str = "fine-tuning"):
+    """Fine-tune ``model`` in place on ``train``, visiting its rows in ``order`` every epoch; return
+    the run's ``RunDynamics`` (or None when not recording)."""
     torch.manual_seed(seed)  # dropout
     n = len(train)
-    order = training_order(n, seed)
-    steps_per_epoch = math.ceil(n / batch_size)
+    if sorted(order.tolist()) != list(range(n)):
+        raise ValueError("order must be a permutation of the training rows")
+    micro = math.ceil(n / hp.batch_size)
     model.to(device).train()
 
-    # Trainer defaults: AdamW(betas=(0.9, 0.999), eps=1e-8), weight decay 0, linear decay, no warmup.
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, fused=device.type == "cuda")
-    scheduler = get_linear_schedule_with_warmup(optimizer, 0, steps_per_epoch * epochs)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=hp.lr, betas=tuple(hp.adam_betas), eps=hp.adam_eps,
+                                  weight_decay=hp.weight_decay, fused=True)
+    warmup, total = schedule_steps(hp, micro)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and precision == "fp16")
 
-    labels = torch.as_tensor(train.labels, device=device)
-    logits_seen = torch.zeros((epochs, n if record else 0, model.config.num_labels), dtype=torch.float32, device=device)
+    epochs = hp.epochs
+    correct_seen = torch.zeros((epochs, n if record else 0), dtype=torch.bool, device=device)
+    prob_seen = torch.zeros((epochs, n if record else 0), dtype=torch.float32, device=device)
+    logits_seen = torch.zeros((epochs, n if record else 0, num_logits), dtype=torch.float32, device=device)
     bad_loss = torch.zeros((), dtype=torch.bool, device=device)
 
-    bar = tqdm(total=steps_per_epoch * epochs, desc=desc, unit="step", mininterval=2.0)
+    bar = tqdm(total=micro * epochs, desc=desc, unit="step", mininterval=2.0)
     for epoch in range(epochs):
-        for step in range(steps_per_epoch):
-            positions = order[step * batch_size:(step + 1) * batch_size]
-            batch = collate(train, positions, tokenizer.pad_token_id, tokenizer.padding_side, device)
-            index = torch.as_tensor(positions, device=device)
+        for step in range(micro):
+            positions = order[step * hp.batch_size:(step + 1) * hp.batch_size]
+            inputs, targets = kind.collate(train, positions, tokenizer, device)
 
-            # Forward pass in train mode; its logits are what we record.
-            with _autocast(device, precision):
-                logits = model(**batch).logits
-            loss = F.cross_entropy(logits.float(), labels[index])
+            # Forward pass in train mode; its outputs are what we record.
+            with autocast(device, precision):
+                outputs = model(**inputs)
+            out = kind.step(outputs, targets)
             if record:
-                logits_seen[epoch, index] = logits.detach().float()
+                index = torch.as_tensor(positions, device=device)
+                correct_seen[epoch, index] = out.correct
+                prob_seen[epoch, index] = out.gold_prob.float()
+                if num_logits:
+                    logits_seen[epoch, index] = out.logits.float()
 
-            # Backward pass and update.
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            # Backward pass; an update every grad_accum micro-batches and at the end of the epoch.
+            scaler.scale(out.loss / hp.grad_accum).backward()
+            if (step + 1) % hp.grad_accum == 0 or step + 1 == micro:
+                if hp.max_grad_norm > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
 
-            bad_loss |= ~torch.isfinite(loss.detach())
+            bad_loss |= ~torch.isfinite(out.loss.detach())
             bar.update(1)
-            if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps_per_epoch:
+            if (step + 1) % CHECK_EVERY == 0 or step + 1 == micro:
                 if bad_loss.item():
                     bar.close()
                     raise NonFiniteLossError(
                         f"{desc}: the training loss became NaN or infinite in epoch {epoch + 1}. Lower the "
-                        "learning rate, or use precision bf16/fp32 in study.yaml; finished steps are kept.")
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", refresh=False)
+                        "learning rate (phase1.lr / phase2.lr in study.yaml)"
+                        + (", or use precision bf16 or fp32" if device.type == "cuda" else "")
+                        + "; finished steps are kept.")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{out.loss.item():.3f}", refresh=False)
     bar.close()
     if not record:
         return None
-    logits_np = logits_seen.cpu().numpy()
-    probs = torch.softmax(torch.from_numpy(logits_np), dim=-1).numpy()
-    gold = train.labels
-    return RunDynamics(
-        example_id=train.ids, label=gold, order=order,
-        correct=logits_np.argmax(-1) == gold[None, :],
-        gold_prob=np.take_along_axis(probs, gold[None, :, None], axis=-1)[..., 0].astype(np.float32),
-        logits=logits_np,
-    )
-
-
-@torch.inference_mode()
-def predict(model, tokenizer, data: Encoded, device: torch.device, batch_size: int = 128,
-            precision: str = "fp32") -> np.ndarray:
-    """Argmax predictions in eval mode, in the order of ``data`` (batched by length for speed)."""
-    model.to(device).eval()
-    by_length = np.argsort([len(s) for s in data.input_ids], kind="stable")
-    out = np.empty(len(data), dtype=np.int64)
-    for start in range(0, len(data), batch_size):
-        positions = by_length[start:start + batch_size]
-        batch = collate(data, positions, tokenizer.pad_token_id, tokenizer.padding_side, device)
-        with _autocast(device, precision):
-            out[positions] = model(**batch).logits.argmax(-1).cpu().numpy()
-    return out
-
-
-def evaluate(model, tokenizer, splits: dict[str, Encoded], metric, device: torch.device,
-             precision: str = "fp32") -> dict[str, float]:
-    """The task metric (a percentage) on each evaluation split."""
-    return {name: metric(predict(model, tokenizer, data, device, precision=precision), data.labels)
-            for name, data in splits.items()}
+    return RunDynamics(example_id=train.example_id, feature=train.feature, label=train.labels, target=train.targets,
+                       order=np.asarray(order), correct=correct_seen.cpu().numpy(),
+                       gold_prob=prob_seen.cpu().numpy(), logits=logits_seen.cpu().numpy())
 
 
 class Timer:

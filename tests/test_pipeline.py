@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hscore import book, config, paths
-from hscore.errors import GPURequiredError
+from hscore.errors import DataUnavailableError, GPURequiredError
 
 from conftest import FIXTURE_DATA
 
@@ -139,5 +139,17 @@ def test_paper_profile_without_gpu_stops_before_any_notebook(monkeypatch, tmp_pa
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     monkeypatch.setenv("HSCORE_BOOK_DIR", str(tmp_path))
     with pytest.raises(GPURequiredError, match="ALLOW_CPU=1"):
+        book.execute("paper")
+    assert not list(tmp_path.rglob("*.ipynb"))
+
+
+def test_unreachable_data_stops_before_any_notebook(monkeypatch, tmp_path):
+    """With the GPU check passed (ALLOW_CPU), a hub task without network fails in the terminal, not in a kernel."""
+    import datasets
+
+    monkeypatch.setenv("HSCORE_ALLOW_CPU", "1")
+    monkeypatch.setenv("HSCORE_BOOK_DIR", str(tmp_path))
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("offline")))
+    with pytest.raises(DataUnavailableError, match="nyu-mll/glue/mnli"):
         book.execute("paper")
     assert not list(tmp_path.rglob("*.ipynb"))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from hscore import models, study, subsets, tasks
+from hscore import config, models, study, subsets, tasks
 from hscore.errors import EmptySubsetError, GPURequiredError, LabelCountError, StaleResultError
 
 
@@ -231,6 +231,25 @@ def test_prepare_encodes_the_splits_and_the_trivial_scores(tiny_config):
     assert data.trivial == {"validation": {"accuracy": pytest.approx(100 * np.mean(val_labels == majority))}}
     np.testing.assert_array_equal(data.units, data.train.example_id)   # score_unit: feature
     assert data.rows(np.array([5, 2])).tolist() == [5, 2]
+
+
+@pytest.mark.parametrize("profile", ["offline-kinds", "smoke"])
+def test_offline_profiles_prepare_every_pair(profile):
+    """Every pair of the offline profiles loads (bigbench tasks from the test fixture), picks its head and
+    encodes rows the way its kind says, with a trivial score to compare with."""
+    heads = {"classification": "sequence_classification", "extractive_qa": "question_answering",
+             "multiple_choice": "multiple_choice"}  # MiniLM is a BERT: it has a multiple-choice head
+    for cfg in config.profile_configs(profile):
+        data = study.prepare(cfg)
+        assert data.head == heads[data.task.kind]
+        assert len(data.splits["train"]) == min(cfg.train_cap, len(data.task.load(cfg.data_seed)["train"]))
+        if data.task.kind == "extractive_qa":
+            assert len(data.train) > len(data.splits["train"])      # long contexts give several windows
+            assert max(len(ids) for ids in data.train.input_ids) == cfg.max_length
+            assert data.trivial == {"validation": {"f1": 0.0, "exact": 0.0}}  # SQuAD v1.1: all answerable
+        else:
+            assert len(data.train) == len(data.splits["train"])
+        assert set(data.trivial) == set(data.task.eval_splits)
 
 
 # --- a task whose examples are several rows: extractive QA with long contexts, H per question ----------

@@ -38,7 +38,6 @@ about 80/20 of the questions; Social IQa's stratified 80/20; VitaminC's stratifi
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -53,6 +52,7 @@ import numpy as np
 
 from .errors import DataUnavailableError
 from .paths import data_dir
+from .store import file_sha256
 from .tasks import VITAMINC_LABELS, Split, stratified_split, text_split
 
 ARCHIVE = "bigbench-1.0.0.tar.gz"
@@ -176,15 +176,6 @@ def _download_with_old_pip(target: Path) -> None:
         _download_with_pip(target, [sys.executable, str(wheels[0] / "pip")])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def extract_members(archive: Path, relpaths, dest: Path) -> None:

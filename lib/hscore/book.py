@@ -23,7 +23,7 @@ from . import config, paths
 from .device import pick_device
 from .errors import HScoreError
 from .store import atomic_write_bytes
-from .tasks import package_dir
+from .tasks import get_task, package_dir
 
 PAIR_NOTEBOOKS = ("scoring", "pruning")
 MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-static-mathjax package
@@ -64,8 +64,12 @@ def execute_notebook(name: str, output: Path, parameters: dict) -> Path:
 def execute(profile: str, pairs: list[tuple[str, str]] | None = None) -> list[Path]:
     """Execute every notebook of a profile (or of the given pairs), then the summary."""
     pairs = pairs or config.pairs(profile)
-    for model, task in pairs:  # fail before any notebook starts: a bad name, or no GPU where one is required
-        pick_device(config.pair_config(profile, model, task).require_gpu)
+    configs = [config.pair_config(profile, model, task) for model, task in pairs]
+    for cfg in configs:  # fail before any notebook starts: a bad name, or no GPU where one is required
+        pick_device(cfg.require_gpu)
+    for task in dict.fromkeys(cfg.task for cfg in configs):  # data downloads show here, not inside a kernel
+        print(f"[{profile}] data of {task}", flush=True)
+        get_task(task).load(next(cfg.data_seed for cfg in configs if cfg.task == task))
     done = []
     for model, task in pairs:
         for name in PAIR_NOTEBOOKS:

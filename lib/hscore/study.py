@@ -46,6 +46,7 @@ class PairData:
     train: Features               # the training rows
     evals: dict[str, Features]    # the rows of every evaluation split
     fingerprint: str              # of the training examples and their encoding
+    eval_fingerprints: dict[str, str]  # of each evaluation split's examples
     trivial: dict[str, dict[str, float]]  # split -> metric -> score of a model that ignores its input
 
     @property
@@ -77,6 +78,7 @@ def prepare(cfg: PairConfig) -> PairData:
         cfg=cfg, task=task, kind=kind, head=head, tokenizer=tokenizer, splits=splits, train=train,
         evals={name: encode(splits[name]) for name in task.eval_splits},
         fingerprint=splits["train"].fingerprint() + array_fingerprint(train.targets, train.example_id),
+        eval_fingerprints={name: splits[name].fingerprint() for name in task.eval_splits},
         trivial={name: kind.trivial(splits["train"], splits[name], head, task.metric) for name in task.eval_splits},
     )
 
@@ -87,7 +89,7 @@ def _identity(data: PairData, phase: str, seed: int, **extra) -> dict:
     hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
     del hp["seeds"]
     return {"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "head": data.head,
-            "train_data": data.fingerprint, "eval_data": {k: v.fingerprint() for k, v in data.splits.items() if k != "train"},
+            "train_data": data.fingerprint, "eval_data": data.eval_fingerprints,
             "max_length": cfg.max_length, "doc_stride": cfg.doc_stride, **hp, "seed": seed,
             "precision": cfg.precision, **extra}
 

@@ -100,7 +100,7 @@ def plot_winning_tickets(summary: pd.DataFrame):
         pair=summary["model"] + " / " + summary["task"] + "\n" + summary["split"]).melt(
         id_vars="pair", value_vars=cols, var_name="training set", value_name="score")
     fig, ax = plt.subplots(figsize=(max(6.4, 2.2 * summary.shape[0]), 4.2))
-    palette = {"full data (phase-1 runs)": "#85929e", "full data (phase-2 settings)": "#34495e", "winning ticket": "#c0392b",
+    palette = {"full data (phase-1 runs)": "#17202a", "full data (phase-2 settings)": "#5d6d7e", "winning ticket": "#c0392b",
                "random": "#95a5a6", "ambiguous": "#2874a6"}
     sns.barplot(data=long, x="pair", y="score", hue="training set", palette=palette, ax=ax)
     low = np.nanmin(long["score"])

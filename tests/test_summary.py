@@ -62,7 +62,8 @@ def test_pair_summary_reads_the_winning_ticket(results, tiny_config):
     row = table.iloc[0]
     assert row["metric"] == "accuracy"
     assert (row["train examples"], row["ticket size"], row["ticket % of full"]) == (100, 30, 30.0)
-    assert (row["full data"], row["winning ticket"], row["random"], row["ambiguous"]) == (81.0, 83.0, 71.0, 75.0)
+    assert (row["full data (phase-2 settings)"], row["winning ticket"], row["random"], row["ambiguous"]) == (
+        81.0, 83.0, 71.0, 75.0)
     assert row["ticket - full"] == 2.0
     assert np.isnan(row["full data (phase-1 runs)"]) and row["phase-1 runs"] == 0   # no scoring run finished yet
     shown = summary.display_columns(table).iloc[0]
@@ -76,7 +77,7 @@ def test_pair_summary_reports_the_phase1_runs_as_full_data(results, tiny_config)
     row = summary.pair_summary(cfg, results).iloc[0]
     assert row["full data (phase-1 runs)"] == pytest.approx(81.0)
     assert row["full data (phase-1 runs) sd"] == pytest.approx(np.std([78.0, 80.0, 85.0], ddof=1))
-    assert row["phase-1 runs"] == 3 and row["full data"] == 81.0   # the phase-2 full run is a separate column
+    assert row["phase-1 runs"] == 3 and row["full data (phase-2 settings)"] == 81.0  # the phase-2 full run: its own column
     shown = summary.display_columns(summary.pair_summary(cfg, results)).iloc[0]
     assert shown["full data (phase-1 runs)"] == "81.0 ± 3.6"
 

@@ -96,7 +96,7 @@ def plot_winning_tickets(summary: pd.DataFrame):
     """Per pair and split: full data (phase-1 runs and phase-2 settings), winning ticket, random and
     ambiguous at the ticket's size, in each task's headline metric."""
     cols = ["full data (phase-1 runs)", "full data (phase-2 settings)", "winning ticket", "random", "ambiguous"]
-    long = summary.rename(columns={"full data": "full data (phase-2 settings)"}).assign(
+    long = summary.assign(
         pair=summary["model"] + " / " + summary["task"] + "\n" + summary["split"]).melt(
         id_vars="pair", value_vars=cols, var_name="training set", value_name="score")
     fig, ax = plt.subplots(figsize=(max(6.4, 2.2 * summary.shape[0]), 4.2))

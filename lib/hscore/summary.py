@@ -70,9 +70,9 @@ def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.Dat
             "train examples": int(full_size.iloc[0]) if len(full_size) else np.nan,
             "ticket size": int(size.iloc[0]) if len(size) else np.nan,
             "ticket % of full": 100 * size.iloc[0] / full_size.iloc[0] if len(size) and len(full_size) else np.nan,
-            "full data (phase-1 runs)": p1, "full data": full, "winning ticket": tick, "random": rnd,
-            "ambiguous": amb, "ticket - full": tick - full,
-            "full data (phase-1 runs) sd": 0.0 if np.isnan(p1_sd) else p1_sd, "full data sd": full_sd,
+            "full data (phase-1 runs)": p1, "full data (phase-2 settings)": full, "winning ticket": tick,
+            "random": rnd, "ambiguous": amb, "ticket - full": tick - full,
+            "full data (phase-1 runs) sd": 0.0 if np.isnan(p1_sd) else p1_sd, "full data (phase-2 settings) sd": full_sd,
             "winning ticket sd": tick_sd, "random sd": rnd_sd, "ambiguous sd": amb_sd,
             "phase-1 runs": int(phase1.loc[split, "count"]) if split in phase1.index else 0,
             "phase-2 seeds": len(cfg.phase2.seeds),
@@ -99,11 +99,10 @@ def display_columns(table: pd.DataFrame) -> pd.DataFrame:
     """The summary table as the book shows it: one decimal, spreads folded in as mean ± sd."""
     out = table[["model", "task", "split", "metric", "train examples", "ticket size", "ticket % of full"]].copy()
     out["ticket % of full"] = out["ticket % of full"].round(1)
-    for col in ("full data (phase-1 runs)", "full data", "winning ticket", "random", "ambiguous"):
+    for col in ("full data (phase-1 runs)", "full data (phase-2 settings)", "winning ticket", "random", "ambiguous"):
         multi = table["phase-1 runs" if col.endswith("runs)") else "phase-2 seeds"] > 1
         out[col] = [f"{m:.1f} ± {s:.1f}" if many else f"{m:.1f}"
                     for m, s, many in zip(table[col], table[f"{col} sd"], multi)]
-    out = out.rename(columns={"full data": "full data (phase-2 settings)"})
     out["ticket - full"] = table["ticket - full"].round(1)
     for col in ("paper full data", "paper ticket %", "paper winning ticket"):
         if col in table:

@@ -1,5 +1,5 @@
 # The study's entry points. Every target sets up .venv first (pinned versions, CPU-friendly).
-#   make reproduce [PROFILE=default|smoke|paper] [ALLOW_CPU=1]   run the study, build the book
+#   make reproduce [PROFILE=default|offline-kinds|smoke|paper] [ALLOW_CPU=1]   run the study, build the book
 #   make test                                                      the test suite (CI runs this)
 # See README.md for the rest.
 

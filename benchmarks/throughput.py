@@ -1,8 +1,9 @@
 """Fine-tuning and evaluation throughput of the study's training loop on this machine.
 
 Measures, for a pair of a profile (default: the first pair of ``default``), the examples per second
-of ``hscore.train.fine_tune`` (recording dynamics, as phase 1 does) and of ``hscore.train.predict``,
-on the pair's real tokenized data, on the GPU when there is one. Prints a JSON record and appends it
+of ``hscore.train.fine_tune`` (recording dynamics, as phase 1 does) and of the task kind's
+evaluation, on the pair's real tokenized data (rows: QA windows, multiple-choice questions), on the
+GPU when there is one. Prints a JSON record and appends it
 to ``benchmarks/results.jsonl``; ``benchmarks/README.md`` keeps the figures measured so far.
 
     python benchmarks/throughput.py [--profile default] [--pair minilm/rotten_tomatoes] [--examples 320]
@@ -21,7 +22,7 @@ import torch
 from hscore import config, study
 from hscore.device import describe_device, pick_device, versions
 from hscore.models import load_model
-from hscore.train import fine_tune, predict
+from hscore.train import fine_tune, training_order
 
 
 def main() -> None:
@@ -38,21 +39,27 @@ def main() -> None:
     batch_size = args.batch_size or cfg.phase1.batch_size
     data = study.prepare(cfg)
     device = pick_device()
-    model = load_model(cfg.checkpoint, data.task.num_labels, 0, data.tokenizer.pad_token_id)
+    num_logits = data.kind.num_logits(data.head, data.task.num_labels)
+    model = load_model(cfg.checkpoint, data.head, num_logits, 0, data.tokenizer.pad_token_id)
+    hp = replace(cfg.phase1, epochs=1, batch_size=batch_size)
+
+    def epoch(rows, seed, desc):
+        fine_tune(model, data.kind, data.tokenizer, rows, hp, seed=seed, order=training_order(len(rows), seed),
+                  device=device, precision=cfg.precision, num_logits=num_logits, desc=desc)
 
     # Warm-up (allocator, kernels), then one timed epoch.
-    fine_tune(model, data.tokenizer, data.train.take(range(2 * batch_size)), epochs=1, lr=cfg.phase1.lr,
-              batch_size=batch_size, seed=0, device=device, precision=cfg.precision, desc="warm-up")
+    epoch(data.train.take(range(2 * batch_size)), 0, "warm-up")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
     start = time.perf_counter()
-    fine_tune(model, data.tokenizer, data.train, epochs=1, lr=cfg.phase1.lr, batch_size=batch_size, seed=1,
-              device=device, precision=cfg.precision, desc="timed epoch")
+    epoch(data.train, 1, "timed epoch")
     sync()
     train_seconds = time.perf_counter() - start
-    evals = next(iter(data.evals.values()))
+    split = data.task.eval_splits[0]
+    evals = data.evals[split]
     start = time.perf_counter()
-    predict(model, data.tokenizer, evals, device, precision=cfg.precision)
+    data.kind.evaluate(model, data.tokenizer, evals, data.splits[split], device, cfg.precision, data.head,
+                       data.task.metric, **data.task.eval_options)
     sync()
     eval_seconds = time.perf_counter() - start
 
@@ -61,8 +68,8 @@ def main() -> None:
         "checkpoint": cfg.checkpoint, "device": describe_device(device),
         "precision": cfg.precision if device.type == "cuda" else "fp32",
         "max_length": cfg.max_length, "batch_size": batch_size,
-        "mean_tokens": round(sum(map(len, data.train.input_ids)) / len(data.train), 1),
-        "train_examples_per_s": round(len(data.train) / train_seconds, 1),
+        "mean_tokens": round(float(data.train.lengths().mean()), 1),
+        "train_examples_per_s": round(len(data.train) / train_seconds, 1),   # rows per second
         "eval_examples_per_s": round(len(evals) / eval_seconds, 1),
         "versions": versions(),
     }

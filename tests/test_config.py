@@ -173,7 +173,7 @@ def test_unknown_pair_setting_key(study):
     ({"phase1": {"seeds": []}}, "non-empty"),
     ({"phase2": {"epochs": 0}}, "epochs"),
     ({"phase2": {"lr": 0}}, "lr > 0"),
-    ({"phase1": {"lr": float("nan")}}, "lr > 0"),
+    ({"phase1": {"lr": float("nan")}}, "phase1.lr = nan: Input should be a finite number"),
     ({"phase1": {"batch_size": 0}}, "batch_size"),
     ({"phase1": {"grad_accum": 0}}, "grad_accum"),
     ({"phase1": {"warmup_ratio": 1.0}}, "warmup_ratio"),

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from hscore import config, models, study, subsets, tasks
+from hscore import config, models, results, selection, study, subsets, tasks
 from hscore.errors import EmptySubsetError, GPURequiredError, LabelCountError, StaleResultError
 
 
@@ -65,12 +65,16 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
             np.testing.assert_array_equal(f["target"], f["label"])    # classification: the target is the class
             np.testing.assert_array_equal(f["correct"], f["logits"].argmax(-1) == f["target"][None])
 
-    manifest = json.loads((pair / "manifest.json").read_text())
-    assert manifest["config"] == json.loads(json.dumps(cfg.to_dict()))
-    assert {"python", "hscore", "torch", "transformers", "numpy", "pandas"} <= set(manifest["versions"])
-    assert set(manifest["stages"]) == {"phase1", "phase2"}
-    stage = manifest["stages"]["phase1"]
-    assert [run["seed"] for run in stage["runs"]] == list(cfg.phase1.seeds)
+    assert not (pair / "manifest.json").exists()   # gathered from the steps' records on read
+    manifest = results.manifest(cfg)
+    assert manifest["config"] == cfg.to_dict() and manifest["ignored"] == []
+    assert set(manifest["steps"]) == {s.name for s in study.pair_steps(cfg)}
+    assert all(entry["state"] == "done" for entry in manifest["steps"].values())
+    assert [manifest["steps"][f"phase1/run-{r}"]["seed"] for r in range(cfg.runs)] == list(cfg.phase1.seeds)
+    first = json.loads((pair / "phase1" / "run-0" / "step.json").read_text())
+    assert {"python", "hscore", "torch", "transformers", "numpy", "pandas"} <= set(first["versions"])
+    assert first["worker"]["pid"] > 0 and first["worker"]["executor"] == "local"
+    stage = results.phase1_info(cfg)
     assert (stage["head"], stage["train_rows"], stage["train_examples"]) == ("sequence_classification", 40, 40)
     assert set(stage["trivial"]) == {"validation"} and set(stage["trivial"]["validation"]) == {"accuracy"}
 
@@ -196,7 +200,7 @@ def _scores(h, variability=None):
 def test_empty_winning_ticket_raises(tiny_config):
     cfg = tiny_config()  # R = 3
     with pytest.raises(EmptySubsetError, match="winning ticket is empty"):
-        study.compute_subsets(cfg, _scores([0, 3, 3, 0, 3, 0]))
+        selection.compute_subsets(cfg, _scores([0, 3, 3, 0, 3, 0]))
     assert not study.paths.subsets_files(cfg.results_dir)[0].exists()
 
 
@@ -204,7 +208,7 @@ def test_compute_subsets_by_hand(tiny_config):
     cfg = tiny_config()  # R = 3, phase-2 seed 7
     h = [0, 3, 1, 2, 1, 3, 0, 2]
     var = [0.9, 0.1, 0.2, 0.8, 0.3, 0.0, 0.7, 0.4]
-    result = study.compute_subsets(cfg, _scores(h, var))
+    result = selection.compute_subsets(cfg, _scores(h, var))
     assert result.winning_ticket.kept == (1, 2)
     assert result.indices["hscore/remove-0-3"].tolist() == [2, 3, 4, 7]
     assert result.indices["hscore/remove-0-1-3"].tolist() == [3, 7]
@@ -307,7 +311,7 @@ def test_example_scores_and_subsets_train_on_every_row_of_the_kept_examples(tiny
         assert f["feature"].tolist() == [w for n in windows for w in range(n)]
 
     # One row per question; a question is right in a run and epoch only when all its windows are.
-    table = study.compute_scores(cfg, dyn)
+    table = selection.compute_scores(cfg, dyn)
     assert pd.read_parquet(cfg.results_dir / "scores.parquet")["example_id"].tolist() == list(range(8))
     correct = _stacked_correct(cfg.results_dir, cfg.runs)
     by_question = np.stack([correct[:, :, ids == q].all(axis=2) for q in range(8)], axis=-1)
@@ -319,9 +323,9 @@ def test_example_scores_and_subsets_train_on_every_row_of_the_kept_examples(tiny
     made.correct[:, :, ids == 2] = True        # question 2: every window right in every run
     made.correct[0, :, ids == 5] = True        # question 5: right in run 0 ...
     made.correct[1, :, np.flatnonzero(ids == 5)[0]] = True    # ... and only one window right in run 1
-    h = study.compute_scores(cfg, made)["h"].tolist()
+    h = selection.compute_scores(cfg, made)["h"].tolist()
     assert h == [0, 0, 3, 0, 0, 1, 0, 0]
-    per_window = study.compute_scores(dataclasses.replace(cfg, score_unit="feature"), made)
+    per_window = selection.compute_scores(dataclasses.replace(cfg, score_unit="feature"), made)
     assert len(per_window) == len(data.train)
     assert per_window["feature"].tolist() == [w for n in windows for w in range(n)]
     first_of_5 = np.flatnonzero(ids == 5)[0]
@@ -330,7 +334,7 @@ def test_example_scores_and_subsets_train_on_every_row_of_the_kept_examples(tiny
 
     # Phase 2: subsets of questions, each trained on all of their windows, in the full order filtered.
     scores = pd.DataFrame({"example_id": range(8), "h": [0, 1, 2, 3, 1, 2, 0, 1], "variability": np.linspace(0, 1, 8)})
-    subsets_ = study.compute_subsets(cfg, scores)
+    subsets_ = selection.compute_subsets(cfg, scores)
     trained = []
     real = study.fine_tune
 

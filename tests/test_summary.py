@@ -12,6 +12,7 @@ import pytest
 matplotlib.use("Agg")
 
 from hscore import paths, plots, store, summary  # noqa: E402
+from hscore.plan import Step  # noqa: E402
 
 
 def _rows(method, subset, kept, size, scores, metric="accuracy"):
@@ -37,6 +38,7 @@ def _phase1_runs(cfg, scores):
     for r, (seed, score) in enumerate(zip(cfg.phase1.seeds, scores)):
         store.atomic_write_json(paths.phase1_run_dir(cfg.results_dir, r) / "step.json", {
             "run": r, "seed": seed, "wall_seconds": 2.0, "device": "cpu",
+            "identity": Step(cfg, "score", run=r, seed=seed).settings(),
             "eval": {"validation": {"accuracy": score, "row_accuracy": 0.0}}})
 
 

@@ -1,56 +1,134 @@
-"""Command line: ``python -m hscore {reproduce,run,execute,book,pairs} --profile P``.
+"""Command line: ``python -m hscore COMMAND --profile P`` (also installed as ``hscore``).
 
-- ``reproduce``: run every notebook of the profile with papermill (the study itself), build the book.
-- ``run``: the study without notebooks (all pairs, or ``--pair model/task``), e.g. on a GPU node.
-- ``execute``: the papermill step alone; ``book``: the book from existing executed notebooks.
-- ``pairs``: list the profile's model-task pairs.
+- ``plan``: validate the profile and list its steps with their state (done, pending, running,
+  stale) and the finished runs the tables ignore. Nothing runs.
+- ``run``: run the plan's unfinished steps: here (``--executor local``, the default), in N worker
+  processes (``--jobs N``), or as Slurm job arrays (``--executor slurm``; ``submitit-local`` tries
+  the same path on this machine). ``--stage score`` runs phase 1 only.
+- ``reproduce``: ``run``, then papermill executes the notebooks (they find every run finished and
+  only show results), then the book is built. ``execute`` and ``book`` are those two parts alone.
+- ``pairs``: list the profile's model-task pairs. ``clean``: delete the profile's results and
+  executed notebooks (where ``HSCORE_RESULTS_DIR`` and ``HSCORE_BOOK_DIR`` point).
+
+Every error is one line (``hscore: error: ...``) and exit status 2; finished steps are kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
-from . import config
+from . import config, paths
 from .errors import HScoreError
 
+COMMANDS = ("plan", "run", "reproduce", "execute", "book", "pairs", "clean")
 
-def main(argv=None) -> int:
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hscore", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["reproduce", "run", "execute", "book", "pairs"])
+    parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("--profile", default="default", help="a profile of study.yaml (default: %(default)s)")
     parser.add_argument("--pair", action="append", metavar="MODEL/TASK",
                         help="only this pair (repeatable; default: every pair of the profile)")
-    args = parser.parse_args(argv)
+    run = parser.add_argument_group("running (run, reproduce)")
+    run.add_argument("--executor", choices=("local", "slurm", "submitit-local"), default="local")
+    run.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="local: N worker processes (one GPU each where there are GPUs; else the CPU cores split)")
+    run.add_argument("--stage", choices=("score", "finetune"), action="append",
+                     help="only these stages (repeatable): score = phase 1, finetune = phase 2")
+    slurm = parser.add_argument_group("Slurm resources per job (override the cluster section of study.yaml)")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--account")
+    slurm.add_argument("--qos")
+    slurm.add_argument("--time-min", type=int)
+    slurm.add_argument("--gpus", type=int, dest="gpus_per_task")
+    slurm.add_argument("--cpus", type=int, dest="cpus_per_task")
+    slurm.add_argument("--mem-gb", type=int)
+    slurm.add_argument("--max-parallel", type=int)
+    return parser
+
+
+def _show_plan(plan) -> None:
+    from .results import ignored, step_state
+
+    print(f"profile {plan.profile}: {config.describe(plan.profile)}")
+    for cfg in plan.configs:
+        states: dict[str, dict[str, int]] = {}
+        for step in plan.of_pair(cfg):
+            by_state = states.setdefault(step.stage, {})
+            state = step_state(step)
+            by_state[state] = by_state.get(state, 0) + 1
+        parts = [f"{stage} {sum(n.values())} ({', '.join(f'{v} {k}' for k, v in sorted(n.items()))})"
+                 for stage, n in states.items()]
+        print(f"  {cfg.model}/{cfg.task}: " + "; ".join(parts))
+        for line in ignored(cfg):
+            print(f"    ignored: {line}")
+    counts = plan.counts()
+    print(f"{len(plan.steps)} steps: {counts['score']} scoring runs, {counts['select']} selections, "
+          f"{counts['finetune']} phase-2 runs")
+
+
+def _run(plan, args) -> None:
+    from . import executors
+
+    if args.jobs < 1:
+        raise config.ConfigError(f"--jobs {args.jobs}: give a number of worker processes >= 1")
+    if args.executor == "local":
+        for cfg in plan.configs:  # stop before anything runs: no GPU where one is required
+            from .device import pick_device
+
+            pick_device(cfg.require_gpu)
+        outcome = executors.run_local(plan, jobs=args.jobs, stages=args.stage)
+    else:
+        cluster = config.cluster_config(plan.profile, **{k: getattr(args, k) for k in (
+            "partition", "account", "qos", "time_min", "gpus_per_task", "cpus_per_task", "mem_gb", "max_parallel")})
+        outcome = executors.run_submitit(plan, cluster, backend="local" if args.executor == "submitit-local"
+                                         else "slurm", stages=args.stage)
+    print(f"[{plan.profile}] {len(outcome.trained)} runs trained, {len(outcome.finished)} found finished")
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        pairs = config.pairs(args.profile)
-        if args.pair:
-            wanted = [tuple(p.split("/", 1)) for p in args.pair]
-            for model, task in wanted:
-                config.pair_config(args.profile, model, task)  # a clear error for an unknown pair
-            pairs = wanted
+        if args.command == "clean":
+            for folder in (paths.profile_dir(args.profile), paths.executed_dir(args.profile)):
+                if folder.exists():
+                    shutil.rmtree(folder)
+                    print(f"deleted {folder}")
+            return 0
+        from . import plan as plan_module
+
+        plan = plan_module.build(args.profile, args.pair, check_writable=args.command in ("run", "reproduce"))
         if args.command == "pairs":
             print(config.describe(args.profile))
-            for model, task in pairs:
-                print(f"{model}/{task}")
+            for cfg in plan.configs:
+                print(f"{cfg.model}/{cfg.task}")
+        elif args.command == "plan":
+            _show_plan(plan)
         elif args.command == "run":
-            from .study import run_pair
+            _run(plan, args)
             from .summary import profile_summary
 
-            for model, task in pairs:
-                print(run_pair(config.pair_config(args.profile, model, task)).to_string())
-            print(profile_summary(args.profile).to_string())
+            table = profile_summary(args.profile)
+            if not table.empty:
+                print(table.to_string())
         else:
             from . import book
 
+            if args.command == "reproduce":
+                _run(plan, args)
             if args.command in ("reproduce", "execute"):
-                book.execute(args.profile, pairs)
+                book.execute(plan)
             if args.command in ("reproduce", "book"):
                 print(f"book: {book.build(args.profile)}")
     except HScoreError as e:
         print(f"hscore: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("hscore: interrupted; finished steps are kept, run the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 

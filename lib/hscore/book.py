@@ -1,6 +1,6 @@
 """Papermill runs and the Jupyter Book build for a profile.
 
-One run matrix (the profile's pairs in ``study.yaml``) drives both: papermill executes
+One plan (``hscore.plan``: the profile's pairs in ``study.yaml``) drives both: papermill executes
 ``notebooks/scoring.ipynb`` and ``notebooks/pruning.ipynb`` once per model-task pair and
 ``notebooks/summary.ipynb`` once per profile, writing the executed copies to
 ``book/executed/<profile>/``; the book's table of contents is generated from the same matrix. The
@@ -61,21 +61,23 @@ def execute_notebook(name: str, output: Path, parameters: dict) -> Path:
     return output
 
 
-def execute(profile: str, pairs: list[tuple[str, str]] | None = None) -> list[Path]:
-    """Execute every notebook of a profile (or of the given pairs), then the summary."""
-    pairs = pairs or config.pairs(profile)
-    configs = [config.pair_config(profile, model, task) for model, task in pairs]
-    for cfg in configs:  # fail before any notebook starts: a bad name, or no GPU where one is required
+def execute(plan) -> list[Path]:
+    """Execute the notebooks of a plan's pairs, then the profile's summary.
+
+    ``hscore reproduce`` runs the plan first (progress in the terminal), so the notebooks find every
+    run finished and only load and show results; run alone, they train what is missing."""
+    profile, configs = plan.profile, plan.configs
+    for cfg in configs:  # fail before any notebook starts: no GPU where one is required
         pick_device(cfg.require_gpu)
     for task in dict.fromkeys(cfg.task for cfg in configs):  # data downloads show here, not inside a kernel
         print(f"[{profile}] data of {task}", flush=True)
         get_task(task).load(next(cfg.data_seed for cfg in configs if cfg.task == task))
     done = []
-    for model, task in pairs:
+    for cfg in configs:
         for name in PAIR_NOTEBOOKS:
-            print(f"[{profile}] {model}/{task}: {name}", flush=True)
-            done.append(execute_notebook(name, paths.executed_notebook(profile, name, model, task),
-                                         {"profile": profile, "model": model, "task": task}))
+            print(f"[{profile}] {cfg.model}/{cfg.task}: {name}", flush=True)
+            done.append(execute_notebook(name, paths.executed_notebook(profile, name, cfg.model, cfg.task),
+                                         {"profile": profile, "model": cfg.model, "task": cfg.task}))
     print(f"[{profile}] summary", flush=True)
     done.append(execute_notebook("summary", paths.executed_notebook(profile, "summary"), {"profile": profile}))
     return done

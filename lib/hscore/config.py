@@ -1,9 +1,15 @@
-"""The study configuration: ``study.yaml`` resolved into frozen dataclasses.
+"""The study configuration: ``study.yaml`` validated as a whole, resolved into frozen dataclasses.
 
 A profile lists model-task pairs. Each pair's settings resolve as
 ``defaults <- profile.settings <- pair.settings`` (nested dictionaries merge key by key), and the
 result is a ``PairConfig``: everything one model-task pair's study needs, and nothing else.
 ``PairConfig.to_dict()`` is what every result file stores beside its numbers.
+
+Validation is strict and typed (pydantic validates the dataclasses below): ``batch_size: 2.5``,
+``seeds: [1.5]``, ``epochs: true`` and ``lr: .inf`` are errors, never coerced. Every error is one
+``ConfigError`` line naming where the value was written (``profiles.smoke.settings.phase1.lr``),
+the value and what is expected. ``hscore.plan`` resolves every pair of a profile before anything
+trains, so a typo in the last pair stops the study before the first run.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import copy
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, StrictStr, \
+    TypeAdapter, ValidationError
 
 from . import paths
 from .errors import ConfigError, UnknownNameError
@@ -22,6 +30,21 @@ from .errors import ConfigError, UnknownNameError
 PRECISIONS = ("fp16", "bf16", "fp32")
 BASELINES = ("random", "ambiguous")
 SCORE_UNITS = ("feature", "example")
+
+class SettingError(ConfigError):
+    """One setting holds an invalid value (``field`` names it inside its dataclass)."""
+
+    def __init__(self, field: str, value, expected: str):
+        super().__init__(f"{field} = {value!r}: {expected}")
+        self.field, self.value, self.expected = field, value, expected
+
+
+def _check(ok: bool, field: str, value, expected: str) -> None:
+    if not ok:
+        raise SettingError(field, value, expected)
+
+
+Real = Annotated[float, Strict(), AllowInfNan(False)]  # an int or a float, finite; never a string or a bool
 
 
 @dataclass(frozen=True)
@@ -32,32 +55,33 @@ class PhaseConfig:
     and SQuAD v2 (no warmup, no weight decay, gradient norm clipped at 1.0); RACE sets its own.
     """
 
-    seeds: tuple[int, ...]  # phase 1: one scoring run per seed (R = len); phase 2: one run per seed
-    epochs: int             # E: passes over the training set, in one fixed seeded order
-    lr: float               # peak learning rate
-    batch_size: int         # rows per forward pass (micro-batch)
-    grad_accum: int = 1     # micro-batches per optimizer update (RACE: 8); every micro-batch is recorded
-    weight_decay: float = 0.0
-    adam_eps: float = 1e-8
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    warmup_ratio: float = 0.0   # warmup steps as a fraction of the run's own update count
-    fixed_schedule: tuple[int, int] | None = None  # (warmup, total) updates, hard-coded (the official RACE script)
-    max_grad_norm: float = 1.0  # clip the gradient norm (after unscaling under fp16); 0 = no clipping
+    seeds: tuple[StrictInt, ...]  # phase 1: one scoring run per seed (R = len); phase 2: one run per seed
+    epochs: StrictInt       # E: passes over the training set, in one fixed seeded order
+    lr: Real                # peak learning rate
+    batch_size: StrictInt   # rows per forward pass (micro-batch)
+    grad_accum: StrictInt = 1     # micro-batches per optimizer update (RACE: 8); every micro-batch is recorded
+    weight_decay: Real = 0.0
+    adam_eps: Real = 1e-8
+    adam_betas: tuple[Real, Real] = (0.9, 0.999)
+    warmup_ratio: Real = 0.0   # warmup steps as a fraction of the run's own update count
+    fixed_schedule: tuple[StrictInt, StrictInt] | None = None  # (warmup, total) updates, hard-coded (official RACE)
+    max_grad_norm: Real = 1.0  # clip the gradient norm (after unscaling under fp16); 0 = no clipping
 
     def __post_init__(self):
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1 or not self.lr > 0:
-            raise ConfigError(f"epochs, batch_size and grad_accum must be >= 1 and lr > 0, got {self}")
-        if not (0 <= self.warmup_ratio < 1 and self.weight_decay >= 0 and self.adam_eps > 0
-                and self.max_grad_norm >= 0 and all(0 <= b < 1 for b in self.adam_betas)
-                and len(self.adam_betas) == 2):
-            raise ConfigError(f"invalid optimizer settings: warmup_ratio in [0, 1), weight_decay >= 0, adam_eps > 0, "
-                              f"max_grad_norm >= 0, two adam_betas in [0, 1); got {self}")
-        if self.fixed_schedule is not None and not (len(self.fixed_schedule) == 2
-                                                    and 0 <= self.fixed_schedule[0] < self.fixed_schedule[1]):
-            raise ConfigError(f"fixed_schedule must be null or [warmup, total] updates with warmup < total, "
-                              f"got {self.fixed_schedule}")
+        _check(len(self.seeds) > 0 and len(set(self.seeds)) == len(self.seeds), "seeds", list(self.seeds),
+               "must be a non-empty list of distinct integers")
+        for name in ("epochs", "batch_size", "grad_accum"):
+            _check(getattr(self, name) >= 1, name, getattr(self, name), "must be an integer >= 1")
+        _check(self.lr > 0, "lr", self.lr, "must be a number with lr > 0")
+        _check(0 <= self.warmup_ratio < 1, "warmup_ratio", self.warmup_ratio, "must be in [0, 1)")
+        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "must be >= 0")
+        _check(self.adam_eps > 0, "adam_eps", self.adam_eps, "must be > 0")
+        _check(self.max_grad_norm >= 0, "max_grad_norm", self.max_grad_norm, "must be >= 0 (0 = no clipping)")
+        _check(len(self.adam_betas) == 2 and all(0 <= b < 1 for b in self.adam_betas), "adam_betas",
+               list(self.adam_betas), "must be two numbers in [0, 1)")
+        _check(self.fixed_schedule is None or (len(self.fixed_schedule) == 2
+                                                and 0 <= self.fixed_schedule[0] < self.fixed_schedule[1]),
+               "fixed_schedule", self.fixed_schedule, "must be null or [warmup, total] updates with warmup < total")
 
 
 @dataclass(frozen=True)
@@ -68,37 +92,33 @@ class PairConfig:
     model: str                    # model id in study.yaml
     checkpoint: str               # what models.load_model loads
     task: str                     # task id in hscore.tasks.TASKS
-    max_length: int               # tokens per input (QA: per window; multiple choice: per option)
-    doc_stride: int               # extractive QA: tokens shared by consecutive windows of a context
-    score_unit: str               # "feature": H and pruning per row (window, option row), as the official
+    max_length: StrictInt         # tokens per input (QA: per window; multiple choice: per option)
+    doc_stride: StrictInt         # extractive QA: tokens shared by consecutive windows of a context
+    score_unit: StrictStr         # "feature": H and pruning per row (window, option row), as the official
                                   # code; "example": per example (a question is right when all its rows are)
-    train_cap: int | None         # None: the whole training split
-    eval_cap: int | None          # None: every validation example
-    data_seed: int                # seeds the caps (and the offline tasks' split)
-    precision: str                # GPU precision; the CPU always trains in fp32
-    require_gpu: bool
-    baselines: tuple[str, ...]    # size-matched baselines of phase 2
+    train_cap: StrictInt | None   # None: the whole training split
+    eval_cap: StrictInt | None    # None: every validation example
+    data_seed: StrictInt          # seeds the caps (and the offline tasks' split)
+    precision: StrictStr          # GPU precision; the CPU always trains in fp32
+    require_gpu: StrictBool
+    baselines: tuple[StrictStr, ...]  # size-matched baselines of phase 2
     phase1: PhaseConfig
     phase2: PhaseConfig
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        unknown = set(self.baselines) - set(BASELINES)
-        if unknown:
-            raise ConfigError(f"unknown baselines {sorted(unknown)}; known: {list(BASELINES)}")
-        if not isinstance(self.require_gpu, bool):
-            raise ConfigError(f"require_gpu must be true or false, got {self.require_gpu!r}")
+        _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {list(PRECISIONS)}")
+        unknown = sorted(set(self.baselines) - set(BASELINES))
+        _check(not unknown, "baselines", unknown, f"unknown baselines; known: {list(BASELINES)}")
+        _check(isinstance(self.require_gpu, bool), "require_gpu", self.require_gpu, "must be true or false")
         for name in ("train_cap", "eval_cap"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ConfigError(f"{name} must be null or a positive integer, got {value}")
-        if self.max_length < 8:
-            raise ConfigError(f"max_length must be at least 8, got {self.max_length}")
-        if self.doc_stride < 0:
-            raise ConfigError(f"doc_stride must be >= 0, got {self.doc_stride}")
-        if self.score_unit not in SCORE_UNITS:
-            raise ConfigError(f"score_unit must be one of {SCORE_UNITS}, got {self.score_unit!r}")
+            _check(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1), name,
+                   value, "must be null or a positive integer")
+        _check(self.max_length >= 8, "max_length", self.max_length, "must be at least 8")
+        _check(self.doc_stride >= 0, "doc_stride", self.doc_stride, "must be >= 0")
+        _check(self.score_unit in SCORE_UNITS, "score_unit", self.score_unit, f"must be one of {list(SCORE_UNITS)}")
+        _check(len(self.phase1.seeds) >= 2, "phase1.seeds", list(self.phase1.seeds),
+               "H-score subsets need at least 2 scoring runs")
 
     @property
     def runs(self) -> int:
@@ -113,29 +133,118 @@ class PairConfig:
         return dataclasses.asdict(self)
 
 
-def _merge(base: dict, override: dict | None, where: str) -> dict:
-    """Merge ``override`` into a copy of ``base``; unknown keys are errors, not silent typos."""
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ModelEntry(_Strict):
+    checkpoint: str
+
+
+class PairEntry(_Strict):
+    model: str
+    task: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClusterConfig(_Strict):
+    """Slurm resources of one job (one fine-tuning run), for ``hscore run --executor slurm``."""
+
+    partition: str | None = None    # None: the cluster's default partition
+    account: str | None = None
+    qos: str | None = None
+    time_min: Annotated[int, Field(ge=1)] = 240     # per job; a pre-empted or timed-out job is requeued
+    gpus_per_task: Annotated[int, Field(ge=0)] = 1
+    cpus_per_task: Annotated[int, Field(ge=1)] = 8
+    mem_gb: Annotated[int, Field(ge=1)] = 64
+    max_parallel: Annotated[int, Field(ge=1)] = 32  # array tasks running at once
+    setup: list[str] = Field(default_factory=list)  # shell lines before each job (module load, conda activate)
+
+
+class ProfileEntry(_Strict):
+    description: str = ""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    cluster: dict[str, Any] = Field(default_factory=dict)  # overrides of the study's cluster section
+    pairs: Annotated[list[PairEntry], Field(min_length=1)]
+
+
+class StudyFile(_Strict):
+    """The shape of ``study.yaml``; settings are checked when a profile resolves (``pair_config``)."""
+
+    models: dict[str, ModelEntry]
+    defaults: dict[str, Any]
+    profiles: Annotated[dict[str, ProfileEntry], Field(min_length=1)]
+    cluster: dict[str, Any] = Field(default_factory=dict)
+
+
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _one_line(error: ValidationError, where) -> ConfigError:
+    """A pydantic error as one line per problem: where the value was written, the value, what is expected."""
+    lines = []
+    for err in error.errors():
+        loc, msg, value = tuple(err["loc"]), err["msg"], err.get("input")
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, SettingError):  # a range check of __post_init__: point at the setting itself
+            loc, msg, value = (*loc, *cause.field.split(".")), cause.expected, cause.value
+        elif isinstance(cause, ConfigError):
+            msg = str(cause)
+        hint = ""
+        if isinstance(value, str) and err["type"] == "float_type":
+            hint = " (YAML reads 1e-4 as text: write 1.0e-4)"
+        shown = "" if isinstance(value, dict) or err["type"] == "missing" else f" = {value!r}"
+        lines.append(f"{where(loc)}{shown}: {msg}{hint}")
+    return ConfigError("; ".join(lines))
+
+
+def _merge(base: dict, override: dict | None, where: str, origin: dict) -> dict:
+    """Merge ``override`` into a copy of ``base``; unknown keys are errors, not silent typos.
+    ``origin`` maps each overridden key path to where it was written."""
     out = copy.deepcopy(base)
+    if override is not None and not isinstance(override, dict):
+        raise ConfigError(f"{where} must be a section (a mapping of settings), got {override!r}")
     for key, value in (override or {}).items():
         if key not in out:
             raise ConfigError(f"unknown setting {key!r} in {where}; known: {sorted(out)}")
         if isinstance(out[key], dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.{key} must be a section (a mapping of settings), got {value!r}")
-            out[key] = _merge(out[key], value, f"{where}.{key}")
+            sub = {}
+            out[key] = _merge(out[key], value, f"{where}.{key}", sub)
+            origin.update({(key, *k): v for k, v in sub.items()})
         else:
             out[key] = value
+            origin[(key,)] = f"{where}.{key}"
     return out
 
 
 def load_study(path: Path | str | None = None) -> dict:
-    """The raw study configuration."""
-    path = Path(path or paths.STUDY_FILE)
-    with open(path) as f:
-        study = yaml.safe_load(f)
+    """The raw study configuration, its shape checked (sections, pairs, model entries)."""
+    path = Path(path or paths.study_file())
+    try:
+        with open(path) as f:
+            study = yaml.safe_load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read the study configuration {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}{at}: not valid YAML ({problem}); fix the file and run again") from None
+    if not isinstance(study, dict):
+        raise ConfigError(f"{path} must hold the sections models, defaults and profiles")
     for key in ("models", "defaults", "profiles"):
         if key not in study:
             raise ConfigError(f"{path} has no {key!r} section")
+    try:
+        StudyFile.model_validate(study)
+    except ValidationError as e:
+        raise _one_line(e, lambda loc: f"{path.name}: {_where(loc)}") from None
     return study
 
 
@@ -159,8 +268,24 @@ def describe(profile: str, study: dict | None = None) -> str:
     return _profile(study or load_study(), profile).get("description", "").strip()
 
 
+def check_qa_windows(max_length: int, doc_stride: int, where: str = "") -> None:
+    """Extractive QA windows overlap by ``doc_stride`` tokens: it must be under half a window."""
+    if not 0 <= doc_stride < max_length // 2:
+        raise ConfigError(f"{where}doc_stride = {doc_stride} must be less than half of max_length = {max_length} "
+                          "for extractive QA windows; change one of them in study.yaml")
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    """``"model/task"`` (as on the command line) into its two names."""
+    model, sep, task = text.partition("/")
+    if not sep or not model or not task or "/" in task:
+        raise ConfigError(f"--pair {text!r}: write a pair as MODEL/TASK, e.g. minilm/rotten_tomatoes "
+                          "(`hscore pairs --profile P` lists them)")
+    return model, task
+
+
 def pair_config(profile: str, model: str, task: str, study: dict | None = None) -> PairConfig:
-    """Resolve the configuration of one model-task pair of a profile."""
+    """Resolve and validate the configuration of one model-task pair of a profile."""
     from .tasks import TASKS  # the registry validates task names
 
     study = study or load_study()
@@ -169,37 +294,46 @@ def pair_config(profile: str, model: str, task: str, study: dict | None = None) 
         raise UnknownNameError(f"unknown model {model!r}; study.yaml defines: {', '.join(study['models'])}")
     if task not in TASKS:
         raise UnknownNameError(f"unknown task {task!r}; the registry has: {', '.join(TASKS)}")
-    entry = next((p for p in prof["pairs"] if (p["model"], p["task"]) == (model, task)), None)
+    index, entry = next(((i, p) for i, p in enumerate(prof["pairs"]) if (p["model"], p["task"]) == (model, task)),
+                        (None, None))
     if entry is None:
         listed = ", ".join(f"{m}/{t}" for m, t in pairs(profile, study))
         raise UnknownNameError(f"profile {profile!r} has no pair {model}/{task}; it has: {listed}")
-    settings = _merge(study["defaults"], prof.get("settings"), f"profiles.{profile}.settings")
-    settings = _merge(settings, entry.get("settings"), f"profiles.{profile}.pairs[{model}/{task}].settings")
-    def phase(d: dict) -> PhaseConfig:
-        if not isinstance(d["seeds"], list):
-            raise ConfigError(f"seeds must be a list of integers, got {d['seeds']!r}")
-        try:
-            fixed = d["fixed_schedule"]
-            return PhaseConfig(seeds=tuple(int(s) for s in d["seeds"]), epochs=int(d["epochs"]),
-                               lr=float(d["lr"]), batch_size=int(d["batch_size"]), grad_accum=int(d["grad_accum"]),
-                               weight_decay=float(d["weight_decay"]), adam_eps=float(d["adam_eps"]),
-                               adam_betas=tuple(float(b) for b in d["adam_betas"]),
-                               warmup_ratio=float(d["warmup_ratio"]),
-                               fixed_schedule=None if fixed is None else tuple(int(x) for x in fixed),
-                               max_grad_norm=float(d["max_grad_norm"]))
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"invalid phase settings {d}: {e}") from e
+    origin: dict[tuple, str] = {}
+    settings = _merge(study["defaults"], prof.get("settings"), f"profiles.{profile}.settings", origin)
+    settings = _merge(settings, entry.get("settings"),
+                      f"profiles.{profile}.pairs[{index}].settings ({model}/{task})", origin)
 
-    return PairConfig(
-        profile=profile, model=model, checkpoint=study["models"][model]["checkpoint"], task=task,
-        max_length=int(settings["max_length"]), doc_stride=int(settings["doc_stride"]),
-        score_unit=settings["score_unit"], train_cap=settings["train_cap"], eval_cap=settings["eval_cap"],
-        data_seed=int(settings["data_seed"]), precision=settings["precision"],
-        require_gpu=settings["require_gpu"], baselines=tuple(settings["baselines"]),
-        phase1=phase(settings["phase1"]), phase2=phase(settings["phase2"]),
-    )
+    def where(loc: tuple) -> str:
+        for n in range(len(loc), 0, -1):  # the deepest key path some layer wrote
+            if loc[:n] in origin:
+                return origin[loc[:n]] + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[n:])
+        return "defaults." + _where(loc) if loc else f"profiles.{profile} ({model}/{task})"
+
+    fields = {"profile": profile, "model": model, "checkpoint": study["models"][model]["checkpoint"], "task": task,
+              **settings}
+    try:
+        return _PAIR.validate_python(fields)
+    except ValidationError as e:
+        raise _one_line(e, where) from None
 
 
 def profile_configs(profile: str, study: dict | None = None) -> list[PairConfig]:
     study = study or load_study()
     return [pair_config(profile, m, t, study) for m, t in pairs(profile, study)]
+
+
+def cluster_config(profile: str, study: dict | None = None, **overrides) -> ClusterConfig:
+    """Slurm resources: the study's ``cluster`` section <- the profile's <- ``overrides`` (not None)."""
+    study = study or load_study()
+    merged = {**study.get("cluster", {}), **_profile(study, profile).get("cluster", {}),
+              **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return ClusterConfig.model_validate(merged)
+    except ValidationError as e:
+        raise _one_line(e, lambda loc: f"cluster.{_where(loc)}") from None
+
+
+PhaseConfig.__pydantic_config__ = ConfigDict(extra="forbid")
+PairConfig.__pydantic_config__ = ConfigDict(extra="forbid")
+_PAIR = TypeAdapter(PairConfig)

@@ -6,8 +6,6 @@ import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-import torch
-
 from .errors import GPURequiredError
 
 ALLOW_CPU_ENV = "HSCORE_ALLOW_CPU"
@@ -15,6 +13,8 @@ ALLOW_CPU_ENV = "HSCORE_ALLOW_CPU"
 
 def pick_device(require_gpu: bool = False) -> torch.device:
     """The GPU when there is one, else the CPU; a profile that requires a GPU stops without one."""
+    import torch  # imported here: versions() and the result readers need no torch
+
     if torch.cuda.is_available():
         return torch.device("cuda")
     if require_gpu and os.environ.get(ALLOW_CPU_ENV, "") not in ("1", "true", "yes"):
@@ -26,6 +26,8 @@ def pick_device(require_gpu: bool = False) -> torch.device:
 
 
 def describe_device(device: torch.device) -> str:
+    import torch
+
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -46,3 +46,11 @@ class DataUnavailableError(HScoreError, RuntimeError):
 
 class MissingResultError(HScoreError, FileNotFoundError):
     """A step needs the result of an earlier step that has not run yet."""
+
+
+class ResultsFolderError(HScoreError, OSError):
+    """The results folder cannot be created or written."""
+
+
+class StepFailedError(HScoreError, RuntimeError):
+    """A step of the plan failed in a worker process or a cluster job."""

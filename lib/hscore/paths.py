@@ -2,15 +2,19 @@
 
 Layout of one model-task pair's results (``results/<profile>/<model>/<task>/``)::
 
-    manifest.json                 resolved configuration, package versions, steps done
     phase1/run-<r>/dynamics.npz   training dynamics of scoring run r (schema: hscore.dynamics)
-    phase1/run-<r>/step.json      its configuration hash, checksums, seed, device, wall time
-    scores.parquet                one row per training example: H, success rate, cartography
-    subsets.npz, subsets.json     indices of every subset and baseline, and their sizes
-    phase2/<method>--<subset>--<seed>/metrics.json   one fine-tuning run of phase 2
-    phase2.parquet                all phase-2 results in one table
+    phase1/run-<r>/step.json      its identity (settings + data fingerprints), checksums, seed, device,
+                                  wall time, versions, and who ran it (host, process, Slurm job)
+    phase1/.run-<r>.lock          held while a process runs that step (hscore.store.step_lock)
+    scores.parquet                one row per scoring unit: H, success rate, cartography
+    subsets.npz, subsets.json     positions of every subset and baseline (keys: ``subset_key``), sizes
+    phase2/<method>--<subset>--<seed>/metrics.json   one fine-tuning run of phase 2 (+ step.json)
+    phase2.parquet                the plan's phase-2 results in one table
 
-Folder names hold plain ids only; seeds, hyperparameters and versions live inside the files.
+The pair's manifest (configuration, versions, every step's record) is gathered from the
+``step.json`` files on read (``hscore.results.manifest``): there is no shared file two workers
+could both rewrite. ``results/<profile>/plan.json`` is the last plan run, ``slurm/`` submitit's
+logs. Folder names hold plain ids only; seeds, hyperparameters and versions live inside the files.
 ``HSCORE_RESULTS_DIR`` moves the results root (the tests use it); the default is ``results/``
 beside ``study.yaml``. Data downloaded for offline tasks (the ``bigbench`` archive) is cached in
 ``data_dir()``. Executed notebooks go to ``book/executed/<profile>/``, named from their
@@ -25,6 +29,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 STUDY_FILE = REPO / "study.yaml"
 NOTEBOOKS = REPO / "notebooks"
+
+
+def study_file() -> Path:
+    """The study configuration (``HSCORE_STUDY_FILE`` points at another one, e.g. your own copy)."""
+    return Path(os.environ.get("HSCORE_STUDY_FILE", STUDY_FILE)).resolve()
 
 
 def book_dir() -> Path:
@@ -57,11 +66,32 @@ def phase1_run_dir(pair: Path, run: int) -> Path:
 
 
 def phase2_run_dir(pair: Path, method: str, subset: str, seed: int) -> Path:
-    return pair / "phase2" / f"{method}--{subset}--{seed}"
+    return pair / "phase2" / phase2_folder_name(method, subset, seed)
 
 
-def manifest_file(pair: Path) -> Path:
-    return pair / "manifest.json"
+def phase2_folder_name(method: str, subset: str, seed: int) -> str:
+    return f"{method}--{subset}--{seed}"
+
+
+def subset_key(method: str, subset: str, seed: int | None = None) -> str:
+    """The key of a subset's positions in ``subsets.npz``: ``hscore/remove-0-6``, and per seed for
+    the random baseline: ``random/remove-0-6/6666``."""
+    return f"{method}/{subset}" + (f"/{seed}" if method == "random" else "")
+
+
+def lock_file(step_folder: Path) -> Path:
+    """Beside the step's folder (``phase1/.run-0.lock``), so the folder holds results only."""
+    step_folder = Path(step_folder)
+    return step_folder.parent / f".{step_folder.name}.lock"
+
+
+def plan_file(profile: str) -> Path:
+    return profile_dir(profile) / "plan.json"
+
+
+def slurm_dir(profile: str) -> Path:
+    """submitit's job scripts, pickled steps and logs (``%j`` = job id)."""
+    return profile_dir(profile) / "slurm"
 
 
 def scores_file(pair: Path) -> Path:

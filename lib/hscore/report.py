@@ -5,16 +5,15 @@ Display only; every number comes from ``study`` and ``summary``.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from IPython.display import Markdown, display
 
-from . import config, paths
+from . import config
 from .config import PairConfig
 from .device import versions
 from .scores import h_histogram
-from .study import Subsets, phase1_runs
+from .results import ignored, phase1_info, phase1_runs
+from .selection import Subsets
 from .summary import display_columns, paper_results
 from .tasks import get_task
 
@@ -46,7 +45,7 @@ def show_config(cfg: PairConfig) -> None:
 
 def show_phase1(cfg: PairConfig) -> None:
     runs = phase1_runs(cfg)
-    stage = json.loads(paths.manifest_file(cfg.results_dir).read_text())["stages"]["phase1"]
+    stage = phase1_info(cfg)
     trivial = "; ".join(f"{split} " + ", ".join(f"{m} {v:.1f}" for m, v in scores.items())
                         for split, scores in stage["trivial"].items())
     wide = runs.pivot_table(index=["run", "seed", "device", "wall_seconds"], columns=["split", "metric"], values="score")
@@ -92,3 +91,12 @@ def show_profile(profile: str) -> None:
 def show_paper() -> None:
     display(paper_results().rename(columns={"full_score": "full data", "ticket_pct": "ticket % of train",
                                             "ticket_score": "winning ticket"}).set_index(["model", "task", "split"]))
+
+
+def show_ignored(*cfgs: PairConfig) -> None:
+    """Finished runs on disk that the tables leave out (not in the plan, or made with other settings)."""
+    lines = [f"- `{cfg.model}/{cfg.task}/{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}"
+             for cfg in cfgs for line in ignored(cfg)]
+    if lines:
+        display(Markdown(f"**{len(lines)} finished run(s) on disk are not part of this study's plan and are left "
+                         "out of every table:**\n\n" + "\n".join(lines)))

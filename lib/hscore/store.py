@@ -8,8 +8,13 @@ produced, and the details of the run (seed, versions, device, wall time). On the
 
 - no ``step.json``: the step runs (an interrupted step is simply redone);
 - same identity hash and intact files: the step is skipped and its record returned;
-- another identity: ``StaleResultError`` (never silently reused, never silently overwritten);
+- another identity: ``StaleResultError`` naming the settings that differ and the folder to delete
+  (never silently reused, never silently overwritten);
 - a file whose checksum changed: ``CorruptResultError`` naming the folder to delete.
+
+``step_lock`` makes a step run once even when several processes (``--jobs``, two invocations,
+Slurm jobs) reach it: the process holding a step's lock runs it, the others wait and then find it
+finished. The lock is an OS file lock, released when its process ends, killed or not.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
+from . import paths
 from .errors import CorruptResultError, StaleResultError
 
 STEP_FILE = "step.json"
@@ -108,12 +115,12 @@ def load_step(folder: Path, identity: dict) -> dict | None:
         raise CorruptResultError(f"{marker} is unreadable ({e}); delete the folder {folder} to recompute it") from e
     if not isinstance(record, dict):
         raise CorruptResultError(f"{marker} does not hold a step record; delete the folder {folder} to recompute it")
-    wanted = identity_hash(identity)
-    if record.get("identity_hash") != wanted:
+    if record.get("identity_hash") != identity_hash(identity):
+        diff = settings_diff(record.get("identity", {}), json.loads(json.dumps(identity, default=_json_default)))
         raise StaleResultError(
-            f"{folder} holds a result computed with another configuration (hash {record.get('identity_hash')}, "
-            f"now {wanted}). It is kept, not reused: move or delete it (or the whole results folder, e.g. "
-            f"`make clean-results PROFILE=<profile>`) to recompute with the current configuration.")
+            f"{folder} holds a result computed with other settings ({'; '.join(diff) or 'unknown'}). It is kept, "
+            f"not reused: delete that folder to recompute it with the current settings (or every result of the "
+            f"profile: `hscore clean --profile <profile>`).")
     for name, digest in record.get("files", {}).items():
         path = folder / name
         if not path.exists() or file_sha256(path) != digest:
@@ -121,6 +128,28 @@ def load_step(folder: Path, identity: dict) -> dict | None:
                 f"{path} is missing or does not match the checksum written with it; "
                 f"delete the folder {folder} to recompute that step")
     return record
+
+
+def settings_diff(recorded: dict, wanted: dict) -> list[str]:
+    """``key: recorded -> wanted`` for every key whose value differs (a key missing on one side included)."""
+    return [f"{k}: {recorded.get(k, '(absent)')!r} -> {wanted.get(k, '(absent)')!r}"
+            for k in sorted(set(recorded) | set(wanted)) if recorded.get(k) != wanted.get(k)]
+
+
+def read_record(folder: Path) -> dict | None:
+    """A step's record as written, without checks (None if it has not finished or is unreadable)."""
+    try:
+        record = json.loads((Path(folder) / STEP_FILE).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def step_lock(folder: Path) -> FileLock:
+    """The lock of the step whose folder this is (``with step_lock(folder): ...``)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(paths.lock_file(folder))
 
 
 def finish_step(folder: Path, identity: dict, files: list[str], details: dict) -> dict:

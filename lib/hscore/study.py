@@ -1,36 +1,37 @@
-"""Phase 1 (scoring) and phase 2 (fine-tuning on subsets) for one model-task pair, resumable.
+"""Running the plan's steps for one model-task pair: scoring runs, selection, phase-2 runs.
 
-Each fine-tuning run is a step (``hscore.store``): a finished run with the same configuration is
-never recomputed, so an interrupted study resumes at the first unfinished run. Scores and subsets
-are pure functions of the recorded dynamics; they are recomputed (in milliseconds) and rewritten
-whenever asked for, and the phase-2 runs check that the subsets they trained on are still the same.
+``run_step`` runs any one step of the plan (``hscore.plan``) in this process, so every executor
+(in order here, in worker processes, as Slurm jobs) runs the same code. Each fine-tuning run is a
+step of the results store (``hscore.store``): it holds the step's lock while it checks and runs,
+a finished run with the same identity is returned, not recomputed, so an interrupted study resumes
+at the first unfinished run, and two processes never train the same step. Scores and subsets
+(``hscore.selection``) are pure functions of the recorded dynamics, recomputed whenever asked for;
+the phase-2 runs check that the subsets they trained on are still the same.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import warnings
+import os
+import socket
+import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from . import paths
 from .config import PairConfig
 from .device import describe_device, pick_device, versions
 from .dynamics import RUN_FILE, TrainingDynamics
-from .errors import EmptySubsetError, MissingResultError
+from .errors import MissingResultError
 from .kinds import EncodingSettings, Features, TaskKind, get_kind
 from .models import load_model, load_tokenizer, model_type
-from .scores import scores_table
-from .store import (STEP_FILE, array_fingerprint, atomic_save_npz, atomic_write_json, atomic_write_parquet,
-                    finish_step, load_step)
-from .subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
+from .plan import Step, pair_steps
+from .results import METRICS_FILE, phase2_results
+from .selection import Subsets, load_dynamics, load_subsets, select
+from .store import array_fingerprint, atomic_write_json, atomic_write_parquet, finish_step, load_step, step_lock
+from .subsets import subset_family
 from .tasks import Split, Task, get_task, load_splits
 from .train import Timer, fine_tune, subset_order
-
-METRICS_FILE = "metrics.json"
 
 
 @dataclass
@@ -63,6 +64,11 @@ class PairData:
             return np.asarray(units, dtype=np.int64)
         return np.flatnonzero(np.isin(self.train.example_id, self.units[units]))
 
+    def describe(self) -> dict:
+        """What the scoring runs see, recorded with each of them."""
+        return {"head": self.head, "train_rows": len(self.train), "train_examples": len(self.splits["train"]),
+                "trivial": self.trivial}
+
 
 def prepare(cfg: PairConfig) -> PairData:
     """Load, cap and tokenize a pair's splits; pick the head its model trains for the task's kind."""
@@ -83,28 +89,37 @@ def prepare(cfg: PairConfig) -> PairData:
     )
 
 
-def _identity(data: PairData, phase: str, seed: int, **extra) -> dict:
-    """Everything a fine-tuning run's result depends on."""
-    cfg = data.cfg
-    hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
-    del hp["seeds"]
-    return {"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "head": data.head,
-            "train_data": data.fingerprint, "eval_data": data.eval_fingerprints,
-            "max_length": cfg.max_length, "doc_stride": cfg.doc_stride, **hp, "seed": seed,
-            "precision": cfg.precision, **extra}
+_PREPARED: dict[PairConfig, PairData] = {}
+
+
+def prepared(cfg: PairConfig) -> PairData:
+    """``prepare(cfg)``, kept for the next step of the same pair in this process (one pair at a time)."""
+    if cfg not in _PREPARED:
+        _PREPARED.clear()
+        _PREPARED[cfg] = prepare(cfg)
+    return _PREPARED[cfg]
+
+
+def _identity(data: PairData, step: Step, **extra) -> dict:
+    """Everything a fine-tuning run's result depends on: the plan's settings and the data's fingerprints."""
+    return {**step.settings(), "head": data.head, "train_data": data.fingerprint,
+            "eval_data": data.eval_fingerprints, **extra}
+
+
+def worker() -> dict:
+    """Who runs a step: host, process, executor and Slurm job (recorded with every step)."""
+    env = os.environ
+    out = {"host": socket.gethostname(), "pid": os.getpid(), "executor": env.get("HSCORE_EXECUTOR", "local")}
+    if "SLURM_JOB_ID" in env:
+        out["slurm_job"] = env["SLURM_JOB_ID"]
+        if "SLURM_ARRAY_JOB_ID" in env:
+            out["slurm_array_task"] = f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID')}"
+    return out
 
 
 def _run_details(cfg: PairConfig, device, seconds: float, **extra) -> dict:
     return {"device": describe_device(device), "wall_seconds": round(seconds, 2), "versions": versions(),
-            "config": cfg.to_dict(), **extra}
-
-
-def _update_manifest(cfg: PairConfig, stage: str, info: dict) -> None:
-    path = paths.manifest_file(cfg.results_dir)
-    manifest = json.loads(path.read_text()) if path.exists() else {}
-    manifest.update({"config": cfg.to_dict(), "versions": versions()})
-    manifest.setdefault("stages", {})[stage] = info
-    atomic_write_json(path, manifest)
+            "config": cfg.to_dict(), "worker": worker(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
 
 
 def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, device, record: bool, desc: str):
@@ -125,187 +140,83 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     return dyn, scores, timer.seconds
 
 
-# --- phase 1 ------------------------------------------------------------------------------------
+# --- steps --------------------------------------------------------------------------------------
+
+def run_step(step: Step, data: PairData | None = None, wait: bool = True) -> dict:
+    """Run one step of the plan unless it has finished; return its record.
+
+    The record's ``ran`` says whether this call trained (False: it was finished, by this process
+    earlier or by another one that held the step's lock). While another process holds the step's
+    lock this call waits for it, or with ``wait=False`` raises ``filelock.Timeout`` at once."""
+    if step.stage == "select":
+        select(step.cfg)
+        return {"ran": True}
+    data = data or prepared(step.cfg)
+    cfg = data.cfg
+    device = pick_device(cfg.require_gpu)
+    if step.stage == "score":
+        rows, extra = np.arange(len(data.train)), {}
+    else:
+        subsets = load_subsets(cfg)
+        if len(data.units) != subsets.n_full:
+            raise MissingResultError(
+                f"{step.pair}: the subsets were computed on {subsets.n_full} scoring units but the training set now "
+                f"has {len(data.units)}; run phase 1 again")
+        units = subsets.positions(step.method, step.subset, step.seed)
+        rows = data.rows(units)
+        extra = {"train_positions": array_fingerprint(rows)}
+    identity = _identity(data, step, **extra)
+    with step_lock(step.folder).acquire(timeout=-1 if wait else 0):
+        record = load_step(step.folder, identity)
+        if record is not None:
+            return {**record, "ran": False}
+        if step.stage == "score":
+            dyn, scores, seconds = _fine_tune_run(data, rows, "phase1", step.seed, device, record=True,
+                                                  desc=step.describe())
+            dyn.save(step.folder / RUN_FILE)
+            record = finish_step(step.folder, identity, [RUN_FILE],
+                                 _run_details(cfg, device, seconds, run=step.run, seed=step.seed, eval=scores,
+                                              data=data.describe()))
+        elif len(rows) == 0:  # an empty subset (every H value it keeps is absent): recorded, not trained
+            record = finish_step(step.folder, identity, [], _run_details(cfg, device, 0.0, empty=True))
+        else:
+            _, scores, seconds = _fine_tune_run(data, rows, "phase2", step.seed, device, record=False,
+                                                desc=step.describe())
+            spec = next((s for s in subset_family(cfg.runs) if s.name == step.subset), None)
+            atomic_write_json(step.folder / METRICS_FILE, {
+                "method": step.method, "subset": step.subset, "kept": None if spec is None else spec.label,
+                "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / len(data.units),
+                "seed": step.seed, "eval": scores})
+            record = finish_step(step.folder, identity, [METRICS_FILE], _run_details(cfg, device, seconds))
+    return {**record, "ran": True}
+
+
+def _pair_stage(cfg: PairConfig, stage: str) -> list[Step]:
+    return [s for s in pair_steps(cfg) if s.stage == stage]
+
 
 def run_phase1(cfg: PairConfig, data: PairData | None = None) -> TrainingDynamics:
-    """R scoring runs on the full (capped) training set; returns their dynamics."""
-    data = data or prepare(cfg)
-    device = pick_device(cfg.require_gpu)
-    pair = cfg.results_dir
-    folders = [paths.phase1_run_dir(pair, r) for r in range(cfg.runs)]
-    records = []
-    for r, (seed, folder) in enumerate(zip(cfg.phase1.seeds, folders)):
-        identity = _identity(data, "phase1", seed)
-        record = load_step(folder, identity)
-        if record is None:
-            dyn, scores, seconds = _fine_tune_run(
-                data, np.arange(len(data.train)), "phase1", seed, device, record=True,
-                desc=f"{cfg.model}/{cfg.task} scoring run {r + 1}/{cfg.runs} (seed {seed})")
-            dyn.save(folder / RUN_FILE)
-            record = finish_step(folder, identity, [RUN_FILE],
-                                 _run_details(cfg, device, seconds, run=r, seed=seed, eval=scores))
-        records.append(record)
-    _update_manifest(cfg, "phase1", {"runs": [{k: rec[k] for k in ("run", "seed", "eval", "wall_seconds", "device")}
-                                              for rec in records], "trivial": data.trivial, "head": data.head,
-                                     "train_rows": len(data.train), "train_examples": len(data.splits["train"])})
-    return TrainingDynamics.load(folders, cfg.phase1.seeds)
+    """The pair's R scoring runs (each run once, resumable); returns their dynamics."""
+    data = data or prepared(cfg)
+    for step in _pair_stage(cfg, "score"):
+        run_step(step, data)
+    return load_dynamics(cfg)
 
 
-def phase1_runs(cfg: PairConfig) -> pd.DataFrame:
-    """One row per finished scoring run, evaluation split and metric: seed, score, wall time.
-
-    These runs train on the full training set with the phase-1 settings: their scores are the
-    paper's full-data figures (its ``phase2.sh`` has no full-data run)."""
-    rows = []
-    for r in range(cfg.runs):
-        marker = paths.phase1_run_dir(cfg.results_dir, r) / STEP_FILE
-        if marker.exists():
-            rec = json.loads(marker.read_text())
-            rows += [{"run": r, "seed": rec["seed"], "split": split, "metric": metric, "score": score,
-                      "wall_seconds": rec["wall_seconds"], "device": rec["device"]}
-                     for split, scores in rec["eval"].items() for metric, score in scores.items()]
-    return pd.DataFrame(rows, columns=["run", "seed", "split", "metric", "score", "wall_seconds", "device"])
-
-
-# --- scores and subsets -------------------------------------------------------------------------
-
-def compute_scores(cfg: PairConfig, dynamics: TrainingDynamics | None = None) -> pd.DataFrame:
-    """The scores table, one row per scoring unit (a training row, or a whole example with
-    ``score_unit: example``), written to ``scores.parquet``."""
-    if dynamics is None:
-        folders = [paths.phase1_run_dir(cfg.results_dir, r) for r in range(cfg.runs)]
-        dynamics = TrainingDynamics.load(folders, cfg.phase1.seeds)
-    if cfg.score_unit == "example":
-        dynamics = dynamics.by_example()
-    table = scores_table(dynamics)
-    atomic_write_parquet(paths.scores_file(cfg.results_dir), table)
-    return table
-
-
-def load_scores(cfg: PairConfig) -> pd.DataFrame:
-    """The scores table written by phase 1 (``compute_scores``)."""
-    path = paths.scores_file(cfg.results_dir)
-    if not path.exists():
-        raise MissingResultError(f"{path} does not exist: run phase 1 first (notebooks/scoring.ipynb with "
-                                 f"profile={cfg.profile!r}, model={cfg.model!r}, task={cfg.task!r})")
-    return pd.read_parquet(path)
-
-
-@dataclass(frozen=True)
-class Subsets:
-    """Every training subset of phase 2: positions by (method, subset name[, seed])."""
-
-    specs: list[SubsetSpec]
-    indices: dict[str, np.ndarray]  # "hscore/remove-0-6", "ambiguous/remove-0-6", "random/remove-0-6/6666"
-    n_full: int
-
-    def positions(self, method: str, spec: SubsetSpec, seed: int) -> np.ndarray:
-        key = f"{method}/{spec.name}" + (f"/{seed}" if method == "random" else "")
-        return self.indices[key]
-
-    def size(self, spec: SubsetSpec) -> int:
-        return len(self.indices[f"hscore/{spec.name}"])
-
-    @property
-    def winning_ticket(self) -> SubsetSpec:
-        return self.specs[0]
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame([{"subset": s.name, "kept H": s.label, "removed H": ",".join(map(str, s.removed)),
-                              "size": self.size(s), "% of full": 100 * self.size(s) / self.n_full,
-                              "winning ticket": s.is_winning_ticket} for s in self.specs])
-
-
-def compute_subsets(cfg: PairConfig, scores: pd.DataFrame) -> Subsets:
-    """The H-score subsets and their size-matched baselines, written to ``subsets.npz``/``.json``."""
-    h, var = scores["h"].to_numpy(), scores["variability"].to_numpy()
-    specs = subset_family(cfg.runs)
-    indices = {}
-    for spec in specs:
-        chosen = hscore_subset(h, spec)
-        if len(chosen) == 0 and spec.is_winning_ticket:
-            raise EmptySubsetError(
-                f"{cfg.model}/{cfg.task}: the winning ticket is empty: every training example has H = 0 or "
-                f"H = {cfg.runs}. The scoring runs learned everything at once or nothing at all; use more "
-                "training examples (train_cap), more epochs, or another learning rate in study.yaml.")
-        indices[f"hscore/{spec.name}"] = chosen
-        if "ambiguous" in cfg.baselines:
-            indices[f"ambiguous/{spec.name}"] = ambiguous_subset(var, len(chosen))
-        if "random" in cfg.baselines:
-            for seed in cfg.phase2.seeds:
-                indices[f"random/{spec.name}/{seed}"] = random_subset(len(h), len(chosen), seed)
-    subsets = Subsets(specs, indices, len(h))
-    npz, js = paths.subsets_files(cfg.results_dir)
-    atomic_save_npz(npz, **{k.replace("/", "|"): v for k, v in indices.items()})
-    atomic_write_json(js, {"n_full": len(h), "subsets": subsets.table().to_dict(orient="records")})
-    return subsets
-
-
-# --- phase 2 ------------------------------------------------------------------------------------
-
-def phase2_plan(cfg: PairConfig, subsets: Subsets) -> list[tuple[str, SubsetSpec | None, int]]:
-    """Every phase-2 run: (method, subset or None for the full set, seed)."""
-    plan = [("full", None, seed) for seed in cfg.phase2.seeds]
-    for spec in subsets.specs:
-        for method in ("hscore", *cfg.baselines):
-            plan += [(method, spec, seed) for seed in cfg.phase2.seeds]
-    return plan
-
-
-def run_phase2(cfg: PairConfig, subsets: Subsets, data: PairData | None = None) -> pd.DataFrame:
-    """Fine-tune on the full set and on every non-empty subset; returns (and writes) the results table."""
-    data = data or prepare(cfg)
-    if len(data.units) != subsets.n_full:
-        raise MissingResultError(f"{cfg.model}/{cfg.task}: the subsets were computed on {subsets.n_full} scoring units "
-                                 f"but the training set now has {len(data.units)}; run phase 1 (the scoring "
-                                 "notebook) again")
-    device = pick_device(cfg.require_gpu)
-    plan = phase2_plan(cfg, subsets)
-    for i, (method, spec, seed) in enumerate(plan):
-        name = "full" if spec is None else spec.name
-        units = np.arange(subsets.n_full) if spec is None else subsets.positions(method, spec, seed)
-        if len(units) == 0:
-            warnings.warn(f"{cfg.model}/{cfg.task}: subset {name} is empty; its phase-2 runs are skipped")
-            continue
-        rows = data.rows(units)
-        folder = paths.phase2_run_dir(cfg.results_dir, method, name, seed)
-        identity = _identity(data, "phase2", seed, method=method, subset=name,
-                             train_positions=array_fingerprint(rows))
-        if load_step(folder, identity) is not None:
-            continue
-        _, scores, seconds = _fine_tune_run(
-            data, rows, "phase2", seed, device, record=False,
-            desc=f"{cfg.model}/{cfg.task} phase 2 [{i + 1}/{len(plan)}] {method} {name} (seed {seed})")
-        atomic_write_json(folder / METRICS_FILE, {
-            "method": method, "subset": name, "kept": None if spec is None else spec.label,
-            "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / subsets.n_full, "seed": seed,
-            "eval": scores})
-        finish_step(folder, identity, [METRICS_FILE], _run_details(cfg, device, seconds))
+def run_phase2(cfg: PairConfig, subsets: Subsets | None = None, data: PairData | None = None):
+    """The pair's phase-2 runs on the subsets written by its select step; returns the results table
+    (the plan's runs only, ``hscore.results.phase2_results``), also written to ``phase2.parquet``."""
+    data = data or prepared(cfg)
+    for step in _pair_stage(cfg, "finetune"):
+        run_step(step, data)
     table = phase2_results(cfg)
     atomic_write_parquet(paths.phase2_table(cfg.results_dir), table)
-    _update_manifest(cfg, "phase2", {"runs": int(table[["method", "subset", "seed"]].drop_duplicates().shape[0])})
     return table
 
 
-def phase2_results(cfg: PairConfig) -> pd.DataFrame:
-    """One row per finished phase-2 run, evaluation split and metric."""
-    rows = []
-    for marker in sorted((cfg.results_dir / "phase2").glob(f"*/{METRICS_FILE}")):
-        m = json.loads(marker.read_text())
-        step_file = marker.parent / STEP_FILE
-        step = json.loads(step_file.read_text()) if step_file.exists() else {}
-        rows += [{"method": m["method"], "subset": m["subset"], "kept": m["kept"], "size": m["size"],
-                  "fraction": m["fraction"], "seed": m["seed"], "split": split, "metric": metric, "score": score,
-                  "wall_seconds": step.get("wall_seconds")}
-                 for split, scores in m["eval"].items() for metric, score in scores.items()]
-    return pd.DataFrame(rows, columns=["method", "subset", "kept", "size", "fraction", "seed", "split", "metric",
-                                       "score", "wall_seconds"])
-
-
-def run_pair(cfg: PairConfig) -> pd.DataFrame:
-    """The whole study of one pair: scoring runs, scores, subsets, phase 2."""
-    data = prepare(cfg)
-    dynamics = run_phase1(cfg, data)
-    scores = compute_scores(cfg, dynamics)
-    subsets = compute_subsets(cfg, scores)
-    return run_phase2(cfg, subsets, data)
+def run_pair(cfg: PairConfig):
+    """The whole study of one pair, in this process: scoring runs, scores and subsets, phase 2."""
+    data = prepared(cfg)
+    run_phase1(cfg, data)
+    select(cfg)
+    return run_phase2(cfg, data=data)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .errors import ConfigError
 
@@ -72,6 +71,8 @@ def hscore_subset(h: np.ndarray, spec: SubsetSpec) -> np.ndarray:
 
 def random_subset(n_total: int, size: int, seed: int) -> np.ndarray:
     """The first ``size`` positions of a seeded random permutation (sorted)."""
+    import torch  # only here: the readers of results import this module without torch
+
     perm = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed)).numpy()
     return np.sort(perm[:size])
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import paths
 from .config import PairConfig, profile_configs
-from .study import phase1_runs, phase2_results
+from .results import phase1_runs, phase2_results
 from .tasks import get_task
 from .subsets import subset_family
 from .store import atomic_write_bytes

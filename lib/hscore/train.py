@@ -31,6 +31,9 @@ from .kinds.base import autocast
 CHECK_EVERY = 25  # micro-batches between host-device synchronisations (NaN check, progress-bar loss)
 
 
+BAR_POSITION: int | None = None  # the terminal line of this process's run bar (worker processes set it)
+
+
 def training_order(n: int, seed: int) -> np.ndarray:
     """The fixed row order of a run: a seeded permutation, as in the official code."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).numpy()
@@ -78,7 +81,8 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
     logits_seen = torch.zeros((epochs, n if record else 0, num_logits), dtype=torch.float32, device=device)
     bad_loss = torch.zeros((), dtype=torch.bool, device=device)
 
-    bar = tqdm(total=micro * epochs, desc=desc, unit="step", mininterval=2.0)
+    bar = tqdm(total=micro * epochs, desc=desc, unit="step", mininterval=2.0, position=BAR_POSITION,
+               leave=BAR_POSITION is None)
     for epoch in range(epochs):
         for step in range(micro):
             positions = order[step * hp.batch_size:(step + 1) * hp.batch_size]

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .. import squad
-from ..errors import ConfigError
+from ..config import check_qa_windows
 from .base import EncodingSettings, Features, StepOutputs, TaskKind, autocast, by_length, pad_batch
 
 N_BEST = 20
@@ -65,9 +65,7 @@ class ExtractiveQA(TaskKind):
         return "question_answering"
 
     def encode(self, split, tokenizer, settings: EncodingSettings, head: str) -> Features:
-        if not 0 <= settings.doc_stride < settings.max_length // 2:
-            raise ConfigError(f"doc_stride ({settings.doc_stride}) must be less than half of max_length "
-                              f"({settings.max_length}) for extractive QA windows; change it in study.yaml")
+        check_qa_windows(settings.max_length, settings.doc_stride)
         questions = [q.lstrip() for q in split["question"]]
         enc = tokenizer(questions, split["context"], truncation="only_second", max_length=settings.max_length,
                         stride=settings.doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True)

@@ -1,0 +1,196 @@
+"""The plan of a profile: every step the study will run, resolved and validated before anything trains.
+
+A profile resolves into one explicit list of steps, three stages per model-task pair::
+
+    score     phase 1: one scoring run per phase-1 seed (R runs), on the full training set
+    select    the H-scores and every subset, from the R runs' dynamics (milliseconds, no training)
+    finetune  phase 2: the full set and every (method, subset) pair, once per phase-2 seed
+
+Each step has an ``id`` (``minilm/rotten_tomatoes/phase2/hscore--remove-0-6--6666``), its folder
+in the results store and the ids it depends on (``select`` needs the pair's R scoring runs, every
+``finetune`` step needs ``select``). The subsets' names follow from R alone (``subset_family``),
+so the plan is complete before any result exists; a subset that turns out empty is recorded as
+such by its step, not trained.
+
+``build`` validates the whole profile first (strict types, every pair, task-kind constraints) and
+checks that the results folder can be written; any problem is one ``HScoreError`` line. The tables
+read exactly the plan's steps (``hscore.results``): a finished run outside the plan is ignored and
+reported. ``run_settings`` is the part of a step's identity that follows from the configuration
+alone, so readers can tell a current result from a stale one without loading data or torch.
+
+This module imports no torch; the executors (``hscore.executors``) run the steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config, paths
+from .config import PairConfig
+from .errors import ResultsFolderError
+from .subsets import subset_family
+
+STAGES = ("score", "select", "finetune")
+
+
+def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
+    """Everything a fine-tuning run's result depends on that the configuration alone decides."""
+    hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
+    del hp["seeds"]
+    return _plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
+                   "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
+                   "data_seed": cfg.data_seed, "precision": cfg.precision, **hp, "seed": seed, **extra})
+
+
+def _plain(obj):
+    """As JSON stores it (tuples become lists), so a recorded identity compares equal to a fresh one."""
+    return json.loads(json.dumps(obj))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the plan: a scoring run, a pair's selection, or a phase-2 fine-tuning run."""
+
+    cfg: PairConfig
+    stage: str                  # one of STAGES
+    run: int | None = None      # score: the index r of the scoring run (its seed is phase1.seeds[r])
+    method: str | None = None   # finetune: "full", "hscore" or a baseline
+    subset: str | None = None   # finetune: "full" or a subset name (remove-0-6, ...)
+    seed: int | None = None     # score and finetune: the run's seed
+
+    @property
+    def pair(self) -> str:
+        return f"{self.cfg.model}/{self.cfg.task}"
+
+    @property
+    def name(self) -> str:
+        if self.stage == "score":
+            return f"phase1/run-{self.run}"
+        if self.stage == "select":
+            return "select"
+        return "phase2/" + paths.phase2_folder_name(self.method, self.subset, self.seed)
+
+    @property
+    def id(self) -> str:
+        return f"{self.pair}/{self.name}"
+
+    @property
+    def folder(self) -> Path | None:
+        """The step's folder in the results store (``select`` writes into the pair's folder)."""
+        pair = self.cfg.results_dir
+        if self.stage == "score":
+            return paths.phase1_run_dir(pair, self.run)
+        if self.stage == "finetune":
+            return paths.phase2_run_dir(pair, self.method, self.subset, self.seed)
+        return None
+
+    @property
+    def deps(self) -> tuple[str, ...]:
+        if self.stage == "select":
+            return tuple(f"{self.pair}/phase1/run-{r}" for r in range(self.cfg.runs))
+        if self.stage == "finetune":
+            return (f"{self.pair}/select",)
+        return ()
+
+    def settings(self) -> dict:
+        """The configuration part of this run's identity (``run_settings``)."""
+        if self.stage == "score":
+            return run_settings(self.cfg, "phase1", self.seed)
+        if self.stage == "finetune":
+            return run_settings(self.cfg, "phase2", self.seed, method=self.method, subset=self.subset,
+                                score_unit=self.cfg.score_unit)
+        raise ValueError("the select step has no run settings")
+
+    def describe(self) -> str:
+        if self.stage == "score":
+            return f"{self.pair} scoring run {self.run + 1}/{self.cfg.runs} (seed {self.seed})"
+        if self.stage == "select":
+            return f"{self.pair} H-scores and subsets"
+        return f"{self.pair} phase 2 {self.method} {self.subset} (seed {self.seed})"
+
+
+def pair_steps(cfg: PairConfig) -> list[Step]:
+    """The steps of one pair, in the order one process runs them."""
+    steps = [Step(cfg, "score", run=r, seed=seed) for r, seed in enumerate(cfg.phase1.seeds)]
+    steps.append(Step(cfg, "select"))
+    steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
+    for spec in subset_family(cfg.runs):
+        for method in ("hscore", *cfg.baselines):
+            steps += [Step(cfg, "finetune", method=method, subset=spec.name, seed=seed) for seed in cfg.phase2.seeds]
+    return steps
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every step of a profile (or of some of its pairs), in dependency order."""
+
+    profile: str
+    configs: tuple[PairConfig, ...]
+    steps: tuple[Step, ...]
+
+    def stage(self, name: str) -> list[Step]:
+        return [s for s in self.steps if s.stage == name]
+
+    def of_pair(self, cfg: PairConfig) -> list[Step]:
+        return [s for s in self.steps if s.cfg == cfg]
+
+    def by_id(self) -> dict[str, Step]:
+        return {s.id: s for s in self.steps}
+
+    def counts(self) -> dict[str, int]:
+        return {stage: len(self.stage(stage)) for stage in STAGES}
+
+    def to_json(self) -> dict:
+        return {"profile": self.profile, "pairs": [f"{c.model}/{c.task}" for c in self.configs],
+                "configs": [c.to_dict() for c in self.configs],
+                "steps": [{"id": s.id, "stage": s.stage, "deps": list(s.deps)} for s in self.steps]}
+
+
+def build(profile: str, pairs: list[str] | None = None, study: dict | None = None,
+          check_writable: bool = True) -> Plan:
+    """Resolve and validate a profile (or the pairs ``MODEL/TASK`` of it) into its plan.
+
+    Every pair is resolved before anything runs, so a typo in the last pair fails first; the
+    task-kind constraints (e.g. QA windows) are checked; the results folder must be writable.
+    """
+    study = study or config.load_study()
+    listed = config.pairs(profile, study)
+    wanted = listed if not pairs else [config.parse_pair(p) for p in pairs]
+    configs = [config.pair_config(profile, model, task, study) for model, task in listed]  # all of them
+    configs = [c for c in configs if (c.model, c.task) in wanted] if pairs else configs
+    for model, task in wanted:
+        if (model, task) not in [(c.model, c.task) for c in configs]:
+            config.pair_config(profile, model, task, study)  # names what is wrong with it
+    _check_kinds(configs)
+    if check_writable:
+        writable(paths.profile_dir(profile))
+    steps = tuple(s for cfg in configs for s in pair_steps(cfg))
+    return Plan(profile, tuple(configs), steps)
+
+
+def _check_kinds(configs) -> None:
+    from .tasks import get_task
+
+    for cfg in configs:
+        if get_task(cfg.task).kind == "extractive_qa":
+            config.check_qa_windows(cfg.max_length, cfg.doc_stride, f"profiles.{cfg.profile} ({cfg.model}/{cfg.task}): ")
+
+
+def writable(folder: Path) -> Path:
+    """``folder``, created if needed, after checking that a file can be written in it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ResultsFolderError(
+            f"the results folder {folder} cannot be written ({e.strerror or e}); make it writable or point "
+            "HSCORE_RESULTS_DIR at a folder that is") from None
+    return folder

@@ -1,0 +1,115 @@
+"""From recorded dynamics to what phase 2 trains on: the scores table and every subset, on disk.
+
+Both are pure functions of the R scoring runs' dynamics, recomputed in milliseconds by the plan's
+``select`` step and written atomically (two processes computing them at once write the same
+bytes). Phase-2 steps read them back with ``load_subsets``; the readers of results need no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import paths
+from .config import PairConfig
+from .dynamics import TrainingDynamics
+from .errors import EmptySubsetError, MissingResultError
+from .scores import scores_table
+from .store import atomic_save_npz, atomic_write_json, atomic_write_parquet
+from .subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
+
+
+def load_dynamics(cfg: PairConfig) -> TrainingDynamics:
+    """The R scoring runs' dynamics, as phase 1 recorded them."""
+    folders = [paths.phase1_run_dir(cfg.results_dir, r) for r in range(cfg.runs)]
+    return TrainingDynamics.load(folders, cfg.phase1.seeds)
+
+
+def compute_scores(cfg: PairConfig, dynamics: TrainingDynamics | None = None) -> pd.DataFrame:
+    """The scores table, one row per scoring unit (a training row, or a whole example with
+    ``score_unit: example``), written to ``scores.parquet``."""
+    dynamics = load_dynamics(cfg) if dynamics is None else dynamics
+    if cfg.score_unit == "example":
+        dynamics = dynamics.by_example()
+    table = scores_table(dynamics)
+    atomic_write_parquet(paths.scores_file(cfg.results_dir), table)
+    return table
+
+
+def load_scores(cfg: PairConfig) -> pd.DataFrame:
+    """The scores table written by phase 1 (``compute_scores``)."""
+    path = paths.scores_file(cfg.results_dir)
+    if not path.exists():
+        raise MissingResultError(f"{path} does not exist: run phase 1 first (`hscore run --profile {cfg.profile} "
+                                 f"--pair {cfg.model}/{cfg.task}`, or notebooks/scoring.ipynb)")
+    return pd.read_parquet(path)
+
+
+@dataclass(frozen=True)
+class Subsets:
+    """Every training subset of phase 2: positions (of scoring units) by ``paths.subset_key``."""
+
+    specs: list[SubsetSpec]
+    indices: dict[str, np.ndarray]  # "hscore/remove-0-6", "ambiguous/remove-0-6", "random/remove-0-6/6666"
+    n_full: int
+
+    def positions(self, method: str, subset: str, seed: int) -> np.ndarray:
+        """The positions one phase-2 run trains on (``subset == "full"``: all of them)."""
+        if method == "full":
+            return np.arange(self.n_full)
+        return self.indices[paths.subset_key(method, subset, seed)]
+
+    def size(self, spec: SubsetSpec) -> int:
+        return len(self.indices[paths.subset_key("hscore", spec.name)])
+
+    @property
+    def winning_ticket(self) -> SubsetSpec:
+        return self.specs[0]
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"subset": s.name, "kept H": s.label, "removed H": ",".join(map(str, s.removed)),
+                              "size": self.size(s), "% of full": 100 * self.size(s) / self.n_full,
+                              "winning ticket": s.is_winning_ticket} for s in self.specs])
+
+
+def compute_subsets(cfg: PairConfig, scores: pd.DataFrame) -> Subsets:
+    """The H-score subsets and their size-matched baselines, written to ``subsets.npz``/``.json``."""
+    h, var = scores["h"].to_numpy(), scores["variability"].to_numpy()
+    specs = subset_family(cfg.runs)
+    indices = {}
+    for spec in specs:
+        chosen = hscore_subset(h, spec)
+        if len(chosen) == 0 and spec.is_winning_ticket:
+            raise EmptySubsetError(
+                f"{cfg.model}/{cfg.task}: the winning ticket is empty: every training example has H = 0 or "
+                f"H = {cfg.runs}. The scoring runs learned everything at once or nothing at all; use more "
+                "training examples (train_cap), more epochs, or another learning rate in study.yaml.")
+        indices[paths.subset_key("hscore", spec.name)] = chosen
+        if "ambiguous" in cfg.baselines:
+            indices[paths.subset_key("ambiguous", spec.name)] = ambiguous_subset(var, len(chosen))
+        if "random" in cfg.baselines:
+            for seed in cfg.phase2.seeds:
+                indices[paths.subset_key("random", spec.name, seed)] = random_subset(len(h), len(chosen), seed)
+    subsets = Subsets(specs, indices, len(h))
+    npz, js = paths.subsets_files(cfg.results_dir)
+    atomic_save_npz(npz, **{k.replace("/", "|"): v for k, v in indices.items()})
+    atomic_write_json(js, {"n_full": len(h), "subsets": subsets.table().to_dict(orient="records")})
+    return subsets
+
+
+def select(cfg: PairConfig) -> Subsets:
+    """The plan's ``select`` step: scores and subsets from the recorded scoring runs."""
+    return compute_subsets(cfg, compute_scores(cfg))
+
+
+def load_subsets(cfg: PairConfig) -> Subsets:
+    """The subsets written by ``compute_subsets``."""
+    npz, js = paths.subsets_files(cfg.results_dir)
+    if not npz.exists() or not js.exists():
+        raise MissingResultError(f"{npz} does not exist: the pair's select step has not run (run phase 1 first)")
+    with np.load(npz) as f:
+        indices = {k.replace("|", "/"): f[k] for k in f.files}
+    return Subsets(subset_family(cfg.runs), indices, json.loads(js.read_text())["n_full"])

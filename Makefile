@@ -1,9 +1,11 @@
 # The study's entry points. Every target sets up .venv first (pinned versions, CPU-friendly).
-#   make reproduce [PROFILE=default|offline-kinds|smoke|paper] [ALLOW_CPU=1]   run the study, build the book
+#   make reproduce [PROFILE=default|offline-kinds|smoke|paper] [EXECUTOR=local|slurm] [JOBS=N] [ALLOW_CPU=1]
 #   make test                                                      the test suite (CI runs this)
 # See README.md for the rest.
 
 PROFILE ?= default
+EXECUTOR ?= local
+JOBS ?= 1
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -12,7 +14,7 @@ ifdef ALLOW_CPU
 export HSCORE_ALLOW_CPU := $(ALLOW_CPU)
 endif
 
-.PHONY: help venv reproduce run execute book test test-fast lab benchmark pairs clean-results clean-book clean distclean
+.PHONY: help venv reproduce plan run execute book test test-fast lab benchmark pairs clean-results clean-book clean distclean
 
 help:
 	@sed -n '2,4p' Makefile; echo; grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -27,12 +29,15 @@ $(VENV)/.installed: requirements.lock requirements-data.txt pyproject.toml
 
 venv: $(VENV)/.installed  ## create .venv with the pinned dependencies
 
-reproduce: venv  ## run every notebook of PROFILE with papermill, then build the book
-	$(BIN)/python -m hscore reproduce --profile $(PROFILE)
+reproduce: venv  ## run the plan of PROFILE (EXECUTOR, JOBS), execute its notebooks, build the book
+	$(BIN)/python -m hscore reproduce --profile $(PROFILE) --executor $(EXECUTOR) --jobs $(JOBS)
 	@echo "Open book/_build/html/index.html"
 
-run: venv  ## the study of PROFILE without notebooks (library only)
-	$(BIN)/python -m hscore run --profile $(PROFILE)
+plan: venv  ## validate PROFILE and list its steps with their state
+	$(BIN)/python -m hscore plan --profile $(PROFILE)
+
+run: venv  ## run the plan of PROFILE without notebooks (EXECUTOR, JOBS)
+	$(BIN)/python -m hscore run --profile $(PROFILE) --executor $(EXECUTOR) --jobs $(JOBS)
 
 execute: venv  ## only the papermill runs of PROFILE
 	$(BIN)/python -m hscore execute --profile $(PROFILE)
@@ -55,8 +60,8 @@ lab: venv  ## edit the notebooks in JupyterLab
 benchmark: venv  ## measure fine-tuning throughput on this machine (CPU or GPU)
 	$(BIN)/python benchmarks/throughput.py
 
-clean-results:  ## delete the results and executed notebooks of PROFILE
-	rm -rf results/$(PROFILE) book/executed/$(PROFILE)
+clean-results: venv  ## delete the results and executed notebooks of PROFILE (where HSCORE_RESULTS_DIR points)
+	$(BIN)/python -m hscore clean --profile $(PROFILE)
 
 clean-book:  ## delete the built book
 	rm -rf book/_build book/_toc.yml book/_static/mathjax

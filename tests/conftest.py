@@ -57,3 +57,35 @@ def tiny_tokenizer():
     from hscore import models
 
     return models.load_tokenizer("random:tiny-bert")
+
+
+TINY_PROFILE = {
+    "description": "tests: the random tiny BERT on 40 Rotten Tomatoes examples, seconds per run",
+    "settings": {"max_length": 32, "train_cap": 40, "eval_cap": 20,
+                 "phase1": {"seeds": [1, 2, 3], "epochs": 2, "lr": 1.0e-4, "batch_size": 8},
+                 "phase2": {"seeds": [7], "epochs": 1, "lr": 1.0e-4, "batch_size": 8}},
+    "pairs": [{"model": "tiny-bert", "task": "rotten_tomatoes"}],
+}
+
+
+@pytest.fixture
+def study_file(tmp_path, monkeypatch, study):
+    """Write a study.yaml (the real one plus the ``tiny`` profile, changed by ``edit``) and point
+    ``HSCORE_STUDY_FILE`` at it, for the command line and for worker processes."""
+    import copy
+
+    import yaml
+
+    def write(edit=None, text: str | None = None) -> Path:
+        path = tmp_path / "study.yaml"
+        if text is None:
+            data = copy.deepcopy(study)
+            data["profiles"]["tiny"] = copy.deepcopy(TINY_PROFILE)
+            if edit:
+                edit(data)
+            text = yaml.safe_dump(data, sort_keys=False)
+        path.write_text(text)
+        monkeypatch.setenv("HSCORE_STUDY_FILE", str(path))
+        return path
+
+    return write

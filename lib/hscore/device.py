@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from .errors import GPURequiredError
+
+if TYPE_CHECKING:
+    import torch
 
 ALLOW_CPU_ENV = "HSCORE_ALLOW_CPU"
 

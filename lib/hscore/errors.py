@@ -54,3 +54,7 @@ class ResultsFolderError(HScoreError, OSError):
 
 class StepFailedError(HScoreError, RuntimeError):
     """A step of the plan failed in a worker process or a cluster job."""
+
+
+class SlurmUnavailableError(HScoreError, RuntimeError):
+    """The Slurm executor was asked for on a machine without Slurm's commands."""

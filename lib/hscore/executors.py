@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from . import paths
 from .config import ClusterConfig
-from .errors import StaleResultError, StepFailedError
+from .errors import SlurmUnavailableError, StaleResultError, StepFailedError
 from .plan import Plan, Step
 from .results import step_state
 from .store import atomic_write_json, read_record, settings_diff
@@ -47,6 +47,8 @@ class Outcome:
     failed: dict[str, str] = field(default_factory=dict)
 
     def add(self, step: Step, record: dict) -> None:
+        if step.stage == "select":  # not a run
+            return
         (self.trained if record.get("ran") else self.finished).append(step.id)
 
     def raise_failures(self) -> None:
@@ -163,14 +165,15 @@ def _run_pool(plan: Plan, steps: list[Step], jobs: int, poll_seconds: float) -> 
     gpus = _gpus()
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
-    slots = ctx.Queue()
+    slots, write_lock = ctx.Queue(), ctx.RLock()
     for i in range(jobs):
         slots.put(i)
+    tqdm.set_lock(write_lock)  # one lock for every process's bars, so their lines do not interleave
     outcome, left, done, running, by_id, broken = Outcome(), list(steps), set(), {}, plan.by_id(), False
     bar = tqdm(total=sum(s.stage != "select" for s in steps), desc=f"{plan.profile}: runs ({jobs} workers)",
                unit="run", position=0, dynamic_ncols=True)
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(slots, gpus, threads, tqdm.get_lock())) as pool:
+                             initargs=(slots, gpus, threads, write_lock)) as pool:
         while (left or running) and not broken:
             for step in [s for s in left if _deps_done(s, plan, done)]:
                 left.remove(step)
@@ -241,7 +244,12 @@ def submit_stage(plan: Plan, steps: list[Step], cluster: ClusterConfig, backend:
     """Submit one stage's steps as one job array; returns the submitit jobs (in the order of ``steps``)."""
     import submitit
 
-    executor = submitit.AutoExecutor(folder=paths.slurm_dir(plan.profile) / "%j", cluster=backend)
+    try:
+        executor = submitit.AutoExecutor(folder=paths.slurm_dir(plan.profile) / "%j", cluster=backend)
+    except RuntimeError as e:  # no sbatch/srun on this machine
+        raise SlurmUnavailableError(
+            f"cannot submit to Slurm from this machine ({e}); run `hscore run --executor slurm` on the cluster's "
+            "login node, or try the same path here with --executor submitit-local") from None
     executor.update_parameters(**submitit_parameters(cluster, f"hscore-{plan.profile}-{stage}"))
     jobs = executor.map_array(StepJob("slurm" if backend == "slurm" else "submitit-local"), steps)
     record = paths.slurm_dir(plan.profile) / f"jobs-{stage}-{int(time.time())}.json"

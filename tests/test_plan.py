@@ -1,0 +1,173 @@
+"""The plan of runs: its steps and dependencies, strict validation before anything trains, and
+tables that read exactly the plan's runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hscore import config, paths, plan, results, summary
+from hscore.__main__ import main
+from hscore.errors import ResultsFolderError
+from hscore.subsets import subset_family
+
+
+@pytest.mark.parametrize("profile", ["default", "smoke", "offline-kinds", "paper"])
+def test_plan_of_every_profile(study, profile):
+    built = plan.build(profile, study=study, check_writable=False)
+    cfgs = config.profile_configs(profile, study)
+    assert [(c.model, c.task) for c in built.configs] == config.pairs(profile, study)
+    per_pair_finetune = [len(c.phase2.seeds) * (1 + len(subset_family(c.runs)) * (1 + len(c.baselines)))
+                         for c in cfgs]
+    assert built.counts() == {"score": sum(c.runs for c in cfgs), "select": len(cfgs),
+                              "finetune": sum(per_pair_finetune)}
+    ids = [s.id for s in built.steps]
+    assert len(set(ids)) == len(ids)
+    position = {sid: i for i, sid in enumerate(ids)}
+    for step in built.steps:
+        for dep in step.deps:
+            assert position[dep] < position[step.id]      # dependency order
+        if step.stage == "select":
+            assert step.deps == tuple(f"{step.pair}/phase1/run-{r}" for r in range(step.cfg.runs))
+        if step.stage == "finetune":
+            assert step.deps == (f"{step.pair}/select",)
+            assert step.folder == paths.phase2_run_dir(step.cfg.results_dir, step.method, step.subset, step.seed)
+
+
+def test_paper_plan_is_the_papers_grid(study):
+    built = plan.build("paper", study=study, check_writable=False)
+    assert built.counts() == {"score": 60, "select": 10, "finetune": 220}   # 10 pairs x (6 + 22)
+    mnli = [s for s in built.steps if s.pair == "roberta-large/mnli" and s.stage == "finetune"]
+    assert {(s.method, s.subset) for s in mnli} >= {("full", "full"), ("hscore", "remove-0-6"),
+                                                      ("random", "remove-0-6"), ("ambiguous", "remove-0-6")}
+    assert {s.seed for s in mnli} == {6666}
+
+
+def test_pairs_option_keeps_only_those_pairs_but_validates_all(study):
+    built = plan.build("default", ["minilm/bbc_news"], study=study, check_writable=False)
+    assert [(c.model, c.task) for c in built.configs] == [("minilm", "bbc_news")]
+    study = json.loads(json.dumps(study))
+    study["profiles"]["default"]["pairs"][0]["settings"]["train_cap"] = "many"
+    with pytest.raises(config.ConfigError, match=r"pairs\[0\].*train_cap = 'many'"):
+        plan.build("default", ["minilm/bbc_news"], study=study, check_writable=False)
+
+
+def _cli(capsys, *args) -> tuple[int, str]:
+    rc = main(list(args))
+    return rc, capsys.readouterr().err
+
+
+def _second_pair(key, value):
+    def edit(data):
+        target = data["profiles"]["default"]["pairs"][1]["settings"]
+        *path, last = key.split(".")
+        for part in path:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return edit
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("max_length", "abc", "pairs[1].settings (minilm/bbc_news).max_length = 'abc': Input should be a valid integer"),
+    ("phase1.batch_size", 2.5, "phase1.batch_size = 2.5: Input should be a valid integer"),
+    ("phase2.seeds", [1.5], "phase2.seeds[0] = 1.5: Input should be a valid integer"),
+    ("phase1.epochs", True, "phase1.epochs = True: Input should be a valid integer"),
+    ("phase1.lr", float("inf"), "phase1.lr = inf: Input should be a finite number"),
+    ("phase2.lr", "1e-4", "write 1.0e-4"),
+    ("trian_cap", 5, "unknown setting 'trian_cap'"),
+])
+def test_bad_setting_in_the_second_pair_is_one_line_before_any_training(study_file, capsys, results_dir,
+                                                                        key, value, message):
+    study_file(_second_pair(key, value))
+    rc, err = _cli(capsys, "run", "--profile", "default")
+    assert rc == 2 and err.startswith("hscore: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not results_dir.exists()                       # nothing trained, nothing written
+
+
+def test_yaml_syntax_error_is_one_line(study_file, capsys):
+    study_file(text="models: {minilm: {checkpoint: x}\ndefaults: [\n")
+    rc, err = _cli(capsys, "plan", "--profile", "default")
+    assert rc == 2 and "not valid YAML" in err and "line " in err and err.count("\n") == 1
+
+
+def test_study_file_shape_errors_name_the_place(study_file, capsys):
+    study_file(lambda d: d["profiles"]["smoke"]["pairs"].append({"model": "minilm"}))
+    rc, err = _cli(capsys, "plan", "--profile", "smoke")
+    assert rc == 2 and "profiles.smoke.pairs[4].task: Field required" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pair", "minilm"], "write a pair as MODEL/TASK"),
+    (["--pair", "minilm/imdb"], "unknown task 'imdb'"),
+    (["--profile", "nope"], "unknown profile 'nope'"),
+    (["--jobs", "0"], "--jobs 0"),
+])
+def test_bad_command_line_is_one_line(study_file, capsys, results_dir, args, message):
+    study_file()
+    rc, err = _cli(capsys, "run", *(["--profile", "tiny"] if "--profile" not in args else []), *args)
+    assert rc == 2 and message in err and err.count("\n") == 1
+    assert not list(results_dir.rglob("step.json"))
+
+
+def test_unwritable_results_folder_fails_before_training(study_file, capsys, tmp_path, monkeypatch):
+    study_file()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("HSCORE_RESULTS_DIR", str(blocker / "results"))
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "cannot be written" in err and "HSCORE_RESULTS_DIR" in err and err.count("\n") == 1
+    with pytest.raises(ResultsFolderError):
+        plan.writable(blocker / "results")
+
+
+def test_clean_deletes_where_the_results_dir_points(study_file, capsys, results_dir):
+    study_file()
+    (paths.profile_dir("tiny") / "x").mkdir(parents=True)
+    assert main(["clean", "--profile", "tiny"]) == 0
+    assert not paths.profile_dir("tiny").exists() and str(results_dir) in capsys.readouterr().out
+
+
+def test_changed_seeds_and_baselines_never_reach_a_table(study_file, capsys):
+    """Run the tiny study, then change phase2.seeds and drop a baseline: the old runs stay on disk,
+    are listed as ignored, and no table averages them in."""
+    study_file()
+    assert main(["run", "--profile", "tiny"]) == 0
+    cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
+    before = results.phase2_results(cfg)
+    assert set(before["seed"]) == {7} and set(before["method"]) == {"full", "hscore", "random", "ambiguous"}
+
+    def change(d):
+        d["profiles"]["tiny"]["settings"]["phase2"]["seeds"] = [8]
+        d["profiles"]["tiny"]["settings"]["baselines"] = ["random"]
+    study_file(change)
+    changed = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
+    assert results.phase2_results(changed).empty            # nothing of seed 7 is read as seed 8
+    ignored = results.ignored(changed)
+    assert any("full--full--7" in line and "not in the plan" in line for line in ignored)
+    assert any("ambiguous--" in line for line in ignored)
+    assert summary.pair_summary(changed).empty
+
+    assert main(["run", "--profile", "tiny"]) == 0
+    after = results.phase2_results(changed)
+    assert set(after["seed"]) == {8} and set(after["method"]) == {"full", "hscore", "random"}
+    table = summary.profile_summary("tiny")
+    assert (table["phase-2 seeds"] == 1).all() and table["ambiguous"].isna().all()
+    assert len(results.ignored(changed)) == len(before.drop_duplicates(["method", "subset", "seed"]))
+    capsys.readouterr()
+    assert main(["plan", "--profile", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "ignored: phase2/ambiguous--remove-0-3--7: not in the plan" in out
+
+
+def test_changed_learning_rate_stops_with_the_settings_that_differ(study_file, capsys):
+    study_file()
+    assert main(["run", "--profile", "tiny", "--stage", "score"]) == 0
+    study_file(lambda d: d["profiles"]["tiny"]["settings"]["phase1"].update(lr=3.0e-4))
+    cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
+    assert results.phase1_runs(cfg).empty                  # the stale runs are not read as current
+    capsys.readouterr()
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "3 finished run(s) were made with other settings" in err
+    assert "lr: 0.0001 -> 0.0003" in err and "hscore clean --profile tiny" in err and err.count("\n") == 1

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from hscore import book, config, paths, plan
+from hscore import book, config, executors, paths, plan
 from hscore.errors import DataUnavailableError, GPURequiredError
 
 from conftest import FIXTURE_DATA
@@ -54,7 +54,9 @@ def smoke_book(tmp_path_factory):
         mp.setenv("HSCORE_RESULTS_DIR", str(root / "results"))
         mp.setenv("HSCORE_BOOK_DIR", str(book_dir))
         mp.setenv("HSCORE_DATA_DIR", str(FIXTURE_DATA))
-        executed = book.execute("smoke")
+        built = plan.build("smoke")
+        executors.run_local(built)            # as `hscore reproduce`: the plan first, in this process ...
+        executed = book.execute(built)        # ... then the notebooks, which find every run finished
         index = book.build("smoke")
         yield {"root": root, "book": book_dir, "executed": executed, "index": index}
 
@@ -73,6 +75,17 @@ def test_papermill_runs_every_notebook_of_the_smoke_profile(smoke_book):
         assert len(injected) == 1
         images = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert images, f"{path.name} shows no figure"
+
+
+@pytest.mark.slow
+def test_notebooks_only_render_what_the_plan_computed(smoke_book, monkeypatch):
+    """Every run was trained by the plan's executor (this process), none inside a notebook's kernel."""
+    import os
+
+    monkeypatch.setenv("HSCORE_RESULTS_DIR", str(smoke_book["root"] / "results"))
+    records = list((smoke_book["root"] / "results" / "smoke").rglob("step.json"))
+    assert len(records) == sum(s.stage != "select" for s in plan.build("smoke").steps)
+    assert {json.loads(r.read_text())["worker"]["pid"] for r in records} == {os.getpid()}
 
 
 @pytest.mark.slow

@@ -40,7 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-RUN_FILE = "dynamics.npz"
+from . import paths
+
+RUN_FILE = paths.RUN_FILE
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+STEP_FILE = "step.json"        # a finished step's record (hscore.store), written last
+RUN_FILE = "dynamics.npz"      # a scoring run's training dynamics (hscore.dynamics)
+METRICS_FILE = "metrics.json"  # a phase-2 run's evaluation scores
 STUDY_FILE = REPO / "study.yaml"
 NOTEBOOKS = REPO / "notebooks"
 

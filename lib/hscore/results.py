@@ -20,7 +20,7 @@ from .config import PairConfig
 from .plan import Step, pair_steps
 from .store import STEP_FILE, read_record, settings_diff
 
-METRICS_FILE = "metrics.json"
+METRICS_FILE = paths.METRICS_FILE
 PHASE1_COLUMNS = ["run", "seed", "split", "metric", "score", "wall_seconds", "device"]
 PHASE2_COLUMNS = ["method", "subset", "kept", "size", "fraction", "seed", "split", "metric", "score", "wall_seconds"]
 

@@ -33,7 +33,7 @@ from filelock import FileLock
 from . import paths
 from .errors import CorruptResultError, StaleResultError
 
-STEP_FILE = "step.json"
+STEP_FILE = paths.STEP_FILE
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

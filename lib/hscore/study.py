@@ -21,12 +21,13 @@ import numpy as np
 from . import paths
 from .config import PairConfig
 from .device import describe_device, pick_device, versions
-from .dynamics import RUN_FILE, TrainingDynamics
+from .dynamics import TrainingDynamics
 from .errors import MissingResultError
 from .kinds import EncodingSettings, Features, TaskKind, get_kind
 from .models import load_model, load_tokenizer, model_type
 from .plan import Step, pair_steps
-from .results import METRICS_FILE, phase2_results
+from .paths import METRICS_FILE, RUN_FILE
+from .results import phase2_results
 from .selection import Subsets, load_dynamics, load_subsets, select
 from .store import array_fingerprint, atomic_write_json, atomic_write_parquet, finish_step, load_step, step_lock
 from .subsets import subset_family

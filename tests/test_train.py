@@ -10,7 +10,7 @@ import torch
 
 from hscore import models, tasks, train
 from hscore.config import PhaseConfig
-from hscore.errors import NonFiniteLossError
+from hscore.errors import DivergenceError, NonFiniteLossError
 from hscore.kinds import EncodingSettings, get_kind
 from hscore.kinds.base import predict_logits
 
@@ -196,8 +196,33 @@ def test_nan_loss_raises(tiny_tokenizer, encoded):
 
 
 def test_exploding_learning_rate_raises(tiny_tokenizer, encoded):
-    with pytest.raises(NonFiniteLossError):
+    with pytest.raises((NonFiniteLossError, DivergenceError)):
         _tune(tiny_tokenizer, encoded, lr=1e30, epochs=3)
+
+
+@pytest.mark.parametrize("max_grad_norm", [1.0, 0.0])
+def test_a_diverging_run_with_finite_loss_is_stopped(tiny_tokenizer, encoded, max_grad_norm):
+    """lr 1e3: the loss stays finite (no NaN check fires) but far above where it started."""
+    with pytest.raises(DivergenceError) as e:
+        _tune(tiny_tokenizer, encoded, lr=1e3, epochs=3, max_grad_norm=max_grad_norm)
+    message = str(e.value)
+    assert "diverged in epoch" in message and "Lower the learning rate" in message and "1000 here" in message
+    assert "bf16" not in message                     # the CPU trains in fp32: no precision advice
+    assert ("max_grad_norm" in message) == (max_grad_norm == 0)
+
+
+def test_a_run_that_learns_is_not_called_diverged(tiny_tokenizer, encoded):
+    """The ordinary tiny runs of this file train for 3 epochs at lr 1e-4 without a word; a stalled
+    run (lr 0: the loss stays at its start) is not divergence either."""
+    _tune(tiny_tokenizer, encoded, lr=1e-4, epochs=3)
+    watch = train.LossWatch(torch.device("cpu"), "fp32", PhaseConfig(seeds=(1,), epochs=1, lr=1.0, batch_size=1), "x")
+    for loss in (0.69, 0.7, 0.71, 2.0):
+        watch.add(torch.tensor(loss))
+    assert watch.check(1) == pytest.approx(1.025)
+    for loss in (11.0, 11.0):
+        watch.add(torch.tensor(loss))
+    with pytest.raises(DivergenceError):                   # mean 11 > max(10 x 0.69, 0.69 + 10)
+        watch.check(2)
 
 
 # --- updates: gradient accumulation, clipping, schedule ---------------------------------------------

@@ -28,6 +28,10 @@ class NonFiniteLossError(HScoreError, FloatingPointError):
     """Training produced a NaN or infinite loss."""
 
 
+class DivergenceError(HScoreError, FloatingPointError):
+    """Training diverged: the loss rose far above where it started while staying finite."""
+
+
 class EmptySubsetError(HScoreError, RuntimeError):
     """A subset that must not be empty (the winning ticket) came out empty."""
 

@@ -24,11 +24,12 @@ from transformers import get_linear_schedule_with_warmup
 
 from .config import PhaseConfig
 from .dynamics import RunDynamics
-from .errors import NonFiniteLossError
+from .errors import DivergenceError, NonFiniteLossError
 from .kinds import Features, TaskKind
 from .kinds.base import autocast
 
-CHECK_EVERY = 25  # micro-batches between host-device synchronisations (NaN check, progress-bar loss)
+CHECK_EVERY = 25  # micro-batches between host-device synchronisations (loss checks, progress-bar loss)
+DIVERGED = 10.0   # a window's mean loss above max(10 x, 10 +) the first step's loss: the run diverged
 
 
 BAR_POSITION: int | None = None  # the terminal line of this process's run bar (worker processes set it)
@@ -57,6 +58,50 @@ def schedule_steps(hp: PhaseConfig, micro_batches_per_epoch: int) -> tuple[int, 
     return int(math.ceil(hp.warmup_ratio * total)), total
 
 
+class LossWatch:
+    """Catches a run going wrong, with one host-device sync per check, not per step.
+
+    A NaN or infinite loss stops the run; so does divergence, which no NaN check sees (with lr 1e3
+    the loss stays finite at 1e4-1e5): the mean loss of the steps since the last check far above
+    the first step's loss (``DIVERGED``). Training that merely stalls (loss near ln C) is not
+    divergence. The advice names the setting to change and fits the device and precision."""
+
+    def __init__(self, device: torch.device, precision: str, hp: PhaseConfig, desc: str):
+        self.device, self.precision, self.hp, self.desc = device, precision, hp, desc
+        self.first = None
+        self.window = torch.zeros((), dtype=torch.float32, device=device)
+        self.bad = torch.zeros((), dtype=torch.bool, device=device)
+        self.count = 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        loss = loss.detach().float()
+        if self.first is None:
+            self.first = loss.clone()
+        self.window += loss
+        self.bad |= ~torch.isfinite(loss)
+        self.count += 1
+
+    def check(self, epoch: int) -> float:
+        """Raise if the run went wrong since the last check; return the window's mean loss."""
+        bad, total, first = torch.stack([self.bad.float(), self.window, self.first]).tolist()
+        mean = total / max(self.count, 1)
+        self.window.zero_()
+        self.count = 0
+        advice = f"Lower the learning rate (phase1.lr / phase2.lr in study.yaml; {self.hp.lr:g} here)"
+        if self.hp.max_grad_norm == 0:
+            advice += ", or clip the gradient norm (max_grad_norm: 1.0)"
+        if self.device.type == "cuda" and self.precision == "fp16":
+            advice += ", or train in bf16 or fp32 (precision)"
+        if bad:
+            raise NonFiniteLossError(f"{self.desc}: the training loss became NaN or infinite in epoch {epoch}. "
+                                     f"{advice}; finished steps are kept.")
+        if mean > max(DIVERGED * first, first + DIVERGED):
+            raise DivergenceError(f"{self.desc}: the run diverged in epoch {epoch}: mean training loss {mean:.3g} "
+                                  f"over the last steps against {first:.3g} at the first step. {advice}; "
+                                  "finished steps are kept.")
+        return mean
+
+
 def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig, *, seed: int, order: np.ndarray,
               device: torch.device, precision: str = "fp32", record: bool = True, num_logits: int = 0,
               desc: str = "fine-tuning"):
@@ -79,7 +124,7 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
     correct_seen = torch.zeros((epochs, n if record else 0), dtype=torch.bool, device=device)
     prob_seen = torch.zeros((epochs, n if record else 0), dtype=torch.float32, device=device)
     logits_seen = torch.zeros((epochs, n if record else 0, num_logits), dtype=torch.float32, device=device)
-    bad_loss = torch.zeros((), dtype=torch.bool, device=device)
+    watch = LossWatch(device, precision, hp, desc)
 
     bar = tqdm(total=micro * epochs, desc=desc, unit="step", mininterval=2.0, position=BAR_POSITION,
                leave=BAR_POSITION is None)
@@ -110,17 +155,15 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
 
-            bad_loss |= ~torch.isfinite(out.loss.detach())
+            watch.add(out.loss)
             bar.update(1)
             if (step + 1) % CHECK_EVERY == 0 or step + 1 == micro:
-                if bad_loss.item():
+                try:
+                    mean = watch.check(epoch + 1)
+                except (NonFiniteLossError, DivergenceError):
                     bar.close()
-                    raise NonFiniteLossError(
-                        f"{desc}: the training loss became NaN or infinite in epoch {epoch + 1}. Lower the "
-                        "learning rate (phase1.lr / phase2.lr in study.yaml)"
-                        + (", or use precision bf16 or fp32" if device.type == "cuda" else "")
-                        + "; finished steps are kept.")
-                bar.set_postfix(epoch=epoch + 1, loss=f"{out.loss.item():.3f}", refresh=False)
+                    raise
+                bar.set_postfix(epoch=epoch + 1, loss=f"{mean:.3f}", refresh=False)
     bar.close()
     if not record:
         return None

@@ -5,7 +5,7 @@
 
 PROFILE ?= default
 EXECUTOR ?= local
-JOBS ?= 1
+JOBS ?= auto
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from hscore import config, plan
+from hscore import plan
 from hscore.subsets import subset_family
 from hscore.summary import paper_results
 
@@ -28,10 +28,10 @@ TRAIN_ROWS = {"mnli": 392_702, "sst2": 67_349, "snli": 549_367, "squad_v2": 132_
 ROWS_PER_EXAMPLE = {"race": 4}  # a RACE question is 4 option rows (RoBERTa's MC head reads all 4 at once)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tflops", type=float, default=150.0, help="sustained training TFLOP/s assumed")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     ticket = paper_results().groupby("task")["ticket_pct"].first() / 100
     built = plan.build("paper", check_writable=False)
     print(f"| pair | runs (scoring + phase 2) | one full-set run, h | full-run equivalents | GPU-hours at "

@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="only this pair (repeatable; default: every pair of the profile)")
     run = parser.add_argument_group("running (run, reproduce)")
     run.add_argument("--executor", choices=("local", "slurm", "submitit-local"), default="local")
-    run.add_argument("--jobs", type=int, default=1, metavar="N",
-                     help="local: N worker processes (one GPU each where there are GPUs; else the CPU cores split)")
+    run.add_argument("--jobs", default="1", metavar="N|auto",
+                     help="local: N worker processes (one GPU each where there are GPUs; else the CPU cores split "
+                          "between them); auto: one per GPU, or 2 on a CPU with 2 cores or more (default: 1)")
     run.add_argument("--stage", choices=("score", "finetune"), action="append",
                      help="only these stages (repeatable): score = phase 1, finetune = phase 2")
     slurm = parser.add_argument_group("Slurm resources per job (override the cluster section of study.yaml)")
@@ -73,14 +74,13 @@ def _show_plan(plan) -> None:
 def _run(plan, args) -> None:
     from . import executors
 
-    if args.jobs < 1:
-        raise config.ConfigError(f"--jobs {args.jobs}: give a number of worker processes >= 1")
+    jobs = executors.resolve_jobs(args.jobs)
     if args.executor == "local":
         for cfg in plan.configs:  # stop before anything runs: no GPU where one is required
             from .device import pick_device
 
             pick_device(cfg.require_gpu)
-        outcome = executors.run_local(plan, jobs=args.jobs, stages=args.stage)
+        outcome = executors.run_local(plan, jobs=jobs, stages=args.stage)
     else:
         cluster = config.cluster_config(plan.profile, **{k: getattr(args, k) for k in (
             "partition", "account", "qos", "time_min", "gpus_per_task", "cpus_per_task", "mem_gb", "max_parallel")})

@@ -93,10 +93,14 @@ def prepare(cfg: PairConfig) -> PairData:
 _PREPARED: dict[PairConfig, PairData] = {}
 
 
+KEEP_PREPARED = 4  # pairs whose data a process keeps (a worker takes steps of several pairs in turn)
+
+
 def prepared(cfg: PairConfig) -> PairData:
-    """``prepare(cfg)``, kept for the next step of the same pair in this process (one pair at a time)."""
+    """``prepare(cfg)``, kept for the next steps of the same pair in this process."""
     if cfg not in _PREPARED:
-        _PREPARED.clear()
+        while len(_PREPARED) >= KEEP_PREPARED:
+            _PREPARED.pop(next(iter(_PREPARED)))
         _PREPARED[cfg] = prepare(cfg)
     return _PREPARED[cfg]
 

@@ -165,7 +165,8 @@ def test_unknown_pair_setting_key(study):
 
 @pytest.mark.parametrize("settings, message", [
     ({"precision": "fp8"}, "precision"),
-    ({"baselines": ["random", "forgetting"]}, "forgetting"),
+    ({"baselines": ["random", "grand"]}, "grand"),
+    ({"baselines": ["random", "random"]}, "each baseline once"),
     ({"train_cap": 0}, "train_cap"),
     ({"eval_cap": -5}, "eval_cap"),
     ({"max_length": 4}, "max_length"),

@@ -94,10 +94,11 @@ def test_smoke_results_are_complete(smoke_book):
     for model, task in config.pairs("smoke"):
         cfg = config.pair_config("smoke", model, task)
         table = pd.read_parquet(results / model / task / "phase2.parquet")
-        # full data + every non-empty subset x (H-score, random, ambiguous)
+        # full data + every non-empty subset x (H-score and every baseline of the pair)
         subsets = json.loads((results / model / task / "subsets.json").read_text())["subsets"]
         nonempty = sum(s["size"] > 0 for s in subsets)
-        assert table[["method", "subset", "seed"]].drop_duplicates().shape[0] == 1 + 3 * nonempty
+        assert table[["method", "subset", "seed"]].drop_duplicates().shape[0] == 1 + (1 + len(cfg.baselines)) * nonempty
+        assert set(table["method"]) == {"full", "hscore", *cfg.baselines}
         assert len(list((results / model / task / "phase1").glob("run-*/dynamics.npz"))) == cfg.runs
     summary = pd.read_csv(results / "summary.csv")
     assert set(zip(summary["model"], summary["task"])) == set(config.pairs("smoke"))

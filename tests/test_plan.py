@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 from hscore import config, paths, plan, results, summary
@@ -153,7 +155,7 @@ def test_changed_seeds_and_baselines_never_reach_a_table(study_file, capsys):
     after = results.phase2_results(changed)
     assert set(after["seed"]) == {8} and set(after["method"]) == {"full", "hscore", "random"}
     table = summary.profile_summary("tiny")
-    assert (table["phase-2 seeds"] == 1).all() and table["ambiguous"].isna().all()
+    assert (table["phase-2 seeds"] == 1).all() and "ambiguous" not in table.columns and "random" in table.columns
     assert len(results.ignored(changed)) == len(before.drop_duplicates(["method", "subset", "seed"]))
     capsys.readouterr()
     assert main(["plan", "--profile", "tiny"]) == 0
@@ -171,3 +173,33 @@ def test_changed_learning_rate_stops_with_the_settings_that_differ(study_file, c
     rc, err = _cli(capsys, "run", "--profile", "tiny")
     assert rc == 2 and "3 finished run(s) were made with other settings" in err
     assert "lr: 0.0001 -> 0.0003" in err and "hscore clean --profile tiny" in err and err.count("\n") == 1
+
+
+def test_a_baseline_that_needs_logits_is_refused_for_qa_before_training(study_file, capsys, results_dir):
+    study_file(lambda d: d["profiles"]["smoke"]["pairs"][2]["settings"].update(baselines=["random", "el2n"]))
+    rc, err = _cli(capsys, "run", "--profile", "smoke")
+    assert rc == 2 and "baseline 'el2n' ranks by recorded logits" in err and "minilm/squad_dev" in err
+    assert not results_dir.exists()
+
+
+def test_every_baseline_of_the_registry_runs_through_the_plan_to_the_tables(study_file):
+    from hscore import baselines, plots, selection
+
+    names = list(baselines.BASELINES)
+    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(baselines=names))
+    assert main(["run", "--profile", "tiny"]) == 0
+    cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
+    table = results.phase2_results(cfg)
+    assert set(table["method"]) == {"full", "hscore", *names}
+    subsets = selection.load_subsets(cfg)
+    for spec in subsets.specs:
+        size = subsets.size(spec)
+        for name in names:
+            assert len(subsets.positions(name, spec.name, 7)) == size
+    assert "random/remove-0-3/7" in subsets.indices and "ccs/remove-0-3/7" in subsets.indices
+    assert "ambiguous/remove-0-3" in subsets.indices
+    row = summary.profile_summary("tiny").iloc[0]
+    assert all(np.isfinite(row[name]) for name in names)
+    assert summary.display_columns(summary.profile_summary("tiny"))[names].shape == (1, len(names))
+    plots.plot_winning_tickets(summary.profile_summary("tiny"))
+    plots.plot_tradeoff(summary.tradeoff_table(table), "validation")

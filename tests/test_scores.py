@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hscore.dynamics import TrainingDynamics
-from hscore.scores import confidence, correctness, h_histogram, h_score, scores_table, success_rate, variability
+from hscore.scores import (confidence, correctness, dynamic_uncertainty, el2n, forgetting_events, h_histogram, h_score,
+                           scores_table, success_rate, variability)
 
 # correct[r, e, i] for R = 3 runs, E = 2 epochs, N = 4 examples.
 CORRECT = np.array([
@@ -98,7 +99,9 @@ def test_scores_table_by_hand():
                            label=np.array([0, 1, 1, 0]), seeds=(5, 6, 7), correct=CORRECT, gold_prob=GOLD_PROB)
     table = scores_table(dyn)
     assert list(table.columns) == ["example_id", "feature", "label", "h", "success_rate", "confidence",
-                                   "variability", "correctness"]
+                                   "variability", "correctness", "forgetting", "el2n", "dynamic_uncertainty"]
+    assert table["el2n"].isna().all()                          # no logits given: no EL2N
+    np.testing.assert_allclose(table["forgetting"], FORGETTING_EXPECTED)
     assert table["example_id"].tolist() == [10, 11, 11, 13]   # one row per training row (here: per window)
     assert table["feature"].tolist() == [0, 0, 1, 0]
     assert table["label"].tolist() == [0, 1, 1, 0]
@@ -129,3 +132,42 @@ def test_scores_table_per_example_combines_its_rows():
     pair = np.array([0.05, 0.15, 0.05, 0.65, 0.55, 0.65])
     np.testing.assert_allclose(table["confidence"], [0.5, pair.mean(), 0.8], atol=1e-6)
     np.testing.assert_allclose(table["variability"], [0.0, pair.std(), math.sqrt(0.05)], atol=1e-6)
+
+
+# Forgetting by hand (E = 2: one transition per run; never right in a run counts E = 2 there):
+#   example 0: right throughout -> 0; example 1: run 0 goes 1 -> 0 -> 1/3;
+#   example 2: never right in runs 0 and 2 -> (2 + 0 + 2) / 3; example 3: run 1 goes 0 -> 1, no forgetting -> 0
+FORGETTING_EXPECTED = [0.0, 1 / 3, 4 / 3, 0.0]
+
+
+def test_forgetting_events_by_hand():
+    np.testing.assert_allclose(forgetting_events(CORRECT), FORGETTING_EXPECTED)
+    relearned = np.array([[[1], [0], [1], [0]]], dtype=bool)      # one run, 4 epochs: forgotten twice
+    assert forgetting_events(relearned).tolist() == [2.0]
+
+
+def test_el2n_uses_the_first_epoch_only_and_averages_runs():
+    logits = np.zeros((3, 2, 4, 2), dtype=np.float32)
+    logits[[0, 2], 0, :, 0] = math.log(3)                   # runs 0 and 2: p = (0.75, 0.25); run 1: (0.5, 0.5)
+    logits[:, 1] = [0.0, 9.0]                               # the second epoch must not count
+    target = np.array([0, 1, 1, 0])
+    near, far, half = math.sqrt(2 * 0.25 ** 2), math.sqrt(2 * 0.75 ** 2), math.sqrt(0.5)
+    expected = [(2 * near + half) / 3, (2 * far + half) / 3, (2 * far + half) / 3, (2 * near + half) / 3]
+    np.testing.assert_allclose(el2n(logits, target, 4), expected)
+    assert np.isnan(el2n(None, None, 4)).all()
+
+
+def test_dynamic_uncertainty_by_hand():
+    # E = 2: one window; per run the std of the two epochs' gold probabilities, then the mean over runs:
+    # example 1: 0.1 in every run; example 2: 0, 0.5, 0; example 3: 0, 0, 0.3.
+    np.testing.assert_allclose(dynamic_uncertainty(GOLD_PROB), [0.0, 0.1, 0.5 / 3, 0.1], atol=1e-6)
+    prob = np.array([[[0.0], [1.0], [1.0]]])                # E = 3, windows (0, 1) and (1, 2): std 0.5 and 0
+    assert dynamic_uncertainty(prob).tolist() == [pytest.approx(0.25)]
+
+
+def test_scores_table_keeps_el2n_from_recorded_logits():
+    logits = np.zeros((3, 2, 4, 2), dtype=np.float32)
+    dyn = TrainingDynamics(example_id=np.arange(4), feature=np.zeros(4, int), label=np.array([0, 1, 1, 0]),
+                           seeds=(5, 6, 7), correct=CORRECT, gold_prob=GOLD_PROB, target=np.array([0, 1, 1, 0]),
+                           logits=logits)
+    np.testing.assert_allclose(scores_table(dyn)["el2n"], [math.sqrt(0.5)] * 4)

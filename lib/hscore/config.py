@@ -25,10 +25,10 @@ from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, StrictBo
     TypeAdapter, ValidationError
 
 from . import paths
+from .baselines import BASELINES
 from .errors import ConfigError, UnknownNameError
 
 PRECISIONS = ("fp16", "bf16", "fp32")
-BASELINES = ("random", "ambiguous")
 SCORE_UNITS = ("feature", "example")
 
 class SettingError(ConfigError):
@@ -109,6 +109,8 @@ class PairConfig:
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {list(PRECISIONS)}")
         unknown = sorted(set(self.baselines) - set(BASELINES))
         _check(not unknown, "baselines", unknown, f"unknown baselines; known: {list(BASELINES)}")
+        _check(len(set(self.baselines)) == len(self.baselines), "baselines", list(self.baselines),
+               "each baseline once")
         _check(isinstance(self.require_gpu, bool), "require_gpu", self.require_gpu, "must be true or false")
         for name in ("train_cap", "eval_cap"):
             value = getattr(self, name)

@@ -79,6 +79,8 @@ class TrainingDynamics:
     seeds: tuple[int, ...]   # [R], the run order
     correct: np.ndarray      # [R, E, N] bool
     gold_prob: np.ndarray    # [R, E, N] float32
+    target: np.ndarray | None = None  # [N] class or option index; None where a row has no single class
+    logits: np.ndarray | None = None  # [R, E, N, C] float32; None where none were recorded (QA: C = 0)
 
     @property
     def runs(self) -> int:
@@ -94,8 +96,10 @@ class TrainingDynamics:
         for r in runs[1:]:
             if not all(np.array_equal(getattr(r, k), getattr(first, k)) for k in ("example_id", "feature", "target")):
                 raise ValueError("scoring runs were recorded on different training rows")
+        logits = first.logits.shape[-1] > 0 and first.target.ndim == 1
         return cls(first.example_id, first.feature, first.label, tuple(seeds),
-                   np.stack([r.correct for r in runs]), np.stack([r.gold_prob for r in runs]))
+                   np.stack([r.correct for r in runs]), np.stack([r.gold_prob for r in runs]),
+                   first.target if logits else None, np.stack([r.logits for r in runs]) if logits else None)
 
     @classmethod
     def load(cls, run_dirs: list[Path], seeds) -> "TrainingDynamics":
@@ -104,7 +108,8 @@ class TrainingDynamics:
     def by_example(self) -> "TrainingDynamics":
         """The dynamics of whole examples: an example is correct in a run and epoch when all its rows
         are, its gold probability is the mean over its rows, its label the maximum (QA: 1 when any
-        window holds the answer). Examples in order of first appearance."""
+        window holds the answer). Examples in order of first appearance; no logits (an example of
+        several rows has no single class)."""
         ids, first, inverse = np.unique(self.example_id, return_index=True, return_inverse=True)
         keep = np.argsort(first, kind="stable")            # order of first appearance
         rank = np.empty_like(keep)

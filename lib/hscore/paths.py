@@ -77,9 +77,9 @@ def phase2_folder_name(method: str, subset: str, seed: int) -> str:
 
 
 def subset_key(method: str, subset: str, seed: int | None = None) -> str:
-    """The key of a subset's positions in ``subsets.npz``: ``hscore/remove-0-6``, and per seed for
-    the random baseline: ``random/remove-0-6/6666``."""
-    return f"{method}/{subset}" + (f"/{seed}" if method == "random" else "")
+    """The key of a subset's positions in ``subsets.npz``: ``hscore/remove-0-6``, and with its seed
+    for a baseline drawn per seed: ``random/remove-0-6/6666``."""
+    return f"{method}/{subset}" + ("" if seed is None else f"/{seed}")
 
 
 def lock_file(step_folder: Path) -> Path:

@@ -176,8 +176,17 @@ def build(profile: str, pairs: list[str] | None = None, study: dict | None = Non
 def _check_kinds(configs) -> None:
     from .tasks import get_task
 
+    from .baselines import BASELINES
+
     for cfg in configs:
-        if get_task(cfg.task).kind == "extractive_qa":
+        kind = get_task(cfg.task).kind
+        for name in cfg.baselines:
+            if BASELINES[name].needs_logits and (kind == "extractive_qa" or cfg.score_unit == "example"):
+                raise config.ConfigError(
+                    f"profiles.{cfg.profile} ({cfg.model}/{cfg.task}): baseline {name!r} ranks by recorded logits, "
+                    f"which {'extractive QA does not record' if kind == 'extractive_qa' else 'per-example scoring has not'}; "
+                    "remove it from this pair's baselines in study.yaml")
+        if kind == "extractive_qa":
             config.check_qa_windows(cfg.max_length, cfg.doc_stride, f"profiles.{cfg.profile} ({cfg.model}/{cfg.task}): ")
 
 

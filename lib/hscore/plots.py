@@ -7,14 +7,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .baselines import BASELINES
 from .scores import h_histogram
-from .summary import METHOD_LABELS
+from .summary import FULL_COLUMNS, METHOD_LABELS, baseline_columns
 
-METHOD_STYLE = {  # colour, marker
-    "hscore": ("#c0392b", "o"),
-    "random": ("#7f8c8d", "s"),
-    "ambiguous": ("#2874a6", "^"),
-}
+METHOD_STYLE = {"hscore": ("#c0392b", "o"), **{b.name: (b.color, b.marker) for b in BASELINES.values()}}  # colour, marker
 
 
 def _h_palette(runs: int):
@@ -93,15 +90,15 @@ def plot_tradeoff(table: pd.DataFrame, split: str, metric: str = "accuracy", tit
 
 
 def plot_winning_tickets(summary: pd.DataFrame):
-    """Per pair and split: full data (phase-1 runs and phase-2 settings), winning ticket, random and
-    ambiguous at the ticket's size, in each task's headline metric."""
-    cols = ["full data (phase-1 runs)", "full data (phase-2 settings)", "winning ticket", "random", "ambiguous"]
+    """Per pair and split: full data (phase-1 runs and phase-2 settings), the winning ticket and every
+    baseline at the ticket's size, in each task's headline metric."""
+    cols = [*FULL_COLUMNS, "winning ticket", *baseline_columns(summary)]
     long = summary.assign(
         pair=summary["model"] + " / " + summary["task"] + "\n" + summary["split"]).melt(
         id_vars="pair", value_vars=cols, var_name="training set", value_name="score")
     fig, ax = plt.subplots(figsize=(max(6.4, 2.2 * summary.shape[0]), 4.2))
-    palette = {"full data (phase-1 runs)": "#17202a", "full data (phase-2 settings)": "#5d6d7e", "winning ticket": "#c0392b",
-               "random": "#95a5a6", "ambiguous": "#2874a6"}
+    palette = {"full data (phase-1 runs)": "#17202a", "full data (phase-2 settings)": "#5d6d7e",
+               "winning ticket": "#c0392b", **{b.name: b.color for b in BASELINES.values()}}
     sns.barplot(data=long, x="pair", y="score", hue="training set", palette=palette, ax=ax)
     low = np.nanmin(long["score"])
     ax.set_ylim(max(0, low - 10), min(100, np.nanmax(long["score"]) + 3))

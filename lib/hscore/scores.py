@@ -6,6 +6,16 @@
 - Dataset Cartography (Swayamdipta et al., 2020), over all R x E recorded values of an example:
   confidence = mean gold-label probability, variability = its population standard deviation,
   correctness = fraction of checks in which it was classified correctly.
+
+The scores the baselines rank by (``hscore.baselines``), from the same recorded dynamics:
+
+- forgetting events (Toneva et al., 2019): per run, the correct-to-incorrect transitions between
+  successive presentations (epochs); an example never right in a run counts E there (more than
+  any learned example can, as an unlearned example is "forgotten" for good); mean over runs.
+- EL2N (Paul et al., 2021): ``|| softmax(logits) - onehot(target) ||_2`` in the first epoch,
+  averaged over runs (NaN where no logits were recorded: extractive QA, per-question scoring).
+- Dynamic Uncertainty (He et al., 2024): in every window of J consecutive epochs, the standard
+  deviation of the gold-label probability; the mean over windows, then over runs.
 """
 
 from __future__ import annotations
@@ -44,6 +54,35 @@ def correctness(correct: np.ndarray) -> np.ndarray:
     return np.asarray(correct, dtype=np.float64).reshape(-1, np.shape(correct)[-1]).mean(axis=0)
 
 
+def forgetting_events(correct: np.ndarray) -> np.ndarray:
+    """Mean over runs of correct-to-incorrect transitions; E for a run in which the example was never right."""
+    correct = np.asarray(correct, dtype=bool)
+    epochs = correct.shape[1]
+    forgotten = (correct[:, :-1] & ~correct[:, 1:]).sum(axis=1).astype(np.float64)   # [R, N]
+    forgotten[~correct.any(axis=1)] = epochs
+    return forgotten.mean(axis=0)
+
+
+def el2n(logits: np.ndarray | None, target: np.ndarray | None, n: int) -> np.ndarray:
+    """First-epoch error L2 norm, mean over runs; NaN for every example when there are no logits."""
+    if logits is None or target is None:
+        return np.full(n, np.nan)
+    first = np.asarray(logits[:, 0], dtype=np.float64)                       # [R, N, C]
+    prob = np.exp(first - first.max(axis=-1, keepdims=True))
+    prob /= prob.sum(axis=-1, keepdims=True)
+    onehot = np.eye(first.shape[-1])[np.asarray(target)]                        # [N, C]
+    return np.linalg.norm(prob - onehot[None], axis=-1).mean(axis=0)
+
+
+def dynamic_uncertainty(gold_prob: np.ndarray, window: int = 2) -> np.ndarray:
+    """Mean over runs of the mean over windows of ``window`` consecutive epochs of the gold
+    probability's (population) standard deviation; with fewer epochs, one window of all of them."""
+    prob = np.asarray(gold_prob, dtype=np.float64)
+    window = min(window, prob.shape[1])
+    stds = [prob[:, e:e + window].std(axis=1) for e in range(prob.shape[1] - window + 1)]   # [R, N] each
+    return np.mean(stds, axis=0).mean(axis=0)
+
+
 def scores_table(dynamics: TrainingDynamics) -> pd.DataFrame:
     """One row per scoring unit (in training-split order): its example id, row index within the
     example (window, option; 0 when an example is one row), label and every score."""
@@ -57,6 +96,9 @@ def scores_table(dynamics: TrainingDynamics) -> pd.DataFrame:
         "confidence": confidence(dynamics.gold_prob),
         "variability": variability(dynamics.gold_prob),
         "correctness": correctness(dynamics.correct),
+        "forgetting": forgetting_events(dynamics.correct),
+        "el2n": el2n(dynamics.logits, dynamics.target, len(h)),
+        "dynamic_uncertainty": dynamic_uncertainty(dynamics.gold_prob),
     })
 
 

@@ -19,7 +19,8 @@ from .dynamics import TrainingDynamics
 from .errors import EmptySubsetError, MissingResultError
 from .scores import scores_table
 from .store import atomic_save_npz, atomic_write_json, atomic_write_parquet
-from .subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
+from .baselines import choose, get_baseline
+from .subsets import SubsetSpec, hscore_subset, subset_family
 
 
 def load_dynamics(cfg: PairConfig) -> TrainingDynamics:
@@ -60,7 +61,8 @@ class Subsets:
         """The positions one phase-2 run trains on (``subset == "full"``: all of them)."""
         if method == "full":
             return np.arange(self.n_full)
-        return self.indices[paths.subset_key(method, subset, seed)]
+        per_seed = method != "hscore" and get_baseline(method).per_seed
+        return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
 
     def size(self, spec: SubsetSpec) -> int:
         return len(self.indices[paths.subset_key("hscore", spec.name)])
@@ -77,7 +79,7 @@ class Subsets:
 
 def compute_subsets(cfg: PairConfig, scores: pd.DataFrame) -> Subsets:
     """The H-score subsets and their size-matched baselines, written to ``subsets.npz``/``.json``."""
-    h, var = scores["h"].to_numpy(), scores["variability"].to_numpy()
+    h = scores["h"].to_numpy()
     specs = subset_family(cfg.runs)
     indices = {}
     for spec in specs:
@@ -88,11 +90,10 @@ def compute_subsets(cfg: PairConfig, scores: pd.DataFrame) -> Subsets:
                 f"H = {cfg.runs}. The scoring runs learned everything at once or nothing at all; use more "
                 "training examples (train_cap), more epochs, or another learning rate in study.yaml.")
         indices[paths.subset_key("hscore", spec.name)] = chosen
-        if "ambiguous" in cfg.baselines:
-            indices[paths.subset_key("ambiguous", spec.name)] = ambiguous_subset(var, len(chosen))
-        if "random" in cfg.baselines:
-            for seed in cfg.phase2.seeds:
-                indices[paths.subset_key("random", spec.name, seed)] = random_subset(len(h), len(chosen), seed)
+        for name in cfg.baselines:
+            seeds = cfg.phase2.seeds if get_baseline(name).per_seed else (None,)
+            for seed in seeds:
+                indices[paths.subset_key(name, spec.name, seed)] = choose(name, scores, len(chosen), seed or 0)
     subsets = Subsets(specs, indices, len(h))
     npz, js = paths.subsets_files(cfg.results_dir)
     atomic_save_npz(npz, **{k.replace("/", "|"): v for k, v in indices.items()})

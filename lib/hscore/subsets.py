@@ -10,9 +10,10 @@ For any R this generalises to the kept ranges [1, R-1] (the winning ticket), [a,
 a = 2..R-1, [2, R-2] and [R-2, R-2], without the empty and repeated ones. The examples every run
 always got right (H = R) and those no run got right in every epoch (H = 0) are never kept.
 
-Positions index the (capped) training split, in the order of ``scores.parquet``. Baselines for a
-subset of size N: ``random``, the first N of a seeded ``torch.randperm``; ``ambiguous`` (Dataset
-Cartography), the N examples of highest variability.
+Positions index the (capped) training split, in the order of ``scores.parquet``. The building
+blocks of the size-matched baselines (``hscore.baselines`` holds the registry): ``random_subset``,
+the first N of a seeded ``torch.randperm`` (the official code's); ``highest``, the N highest
+scores; ``coverage_subset``, coverage-centric selection over a difficulty score.
 """
 
 from __future__ import annotations
@@ -77,6 +78,45 @@ def random_subset(n_total: int, size: int, seed: int) -> np.ndarray:
     return np.sort(perm[:size])
 
 
+def highest(values: np.ndarray, size: int) -> np.ndarray:
+    """The positions of the ``size`` highest values (sorted); ties keep training-split order."""
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        raise ValueError("cannot rank by a score that is missing (NaN) for some examples")
+    return np.sort(np.argsort(-values, kind="stable")[:size])
+
+
 def ambiguous_subset(variability: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` most variable examples (sorted positions); ties keep training-split order."""
-    return np.sort(np.argsort(-np.asarray(variability), kind="stable")[:size])
+    """The ``size`` most variable examples (Dataset Cartography's ambiguous region)."""
+    return highest(variability, size)
+
+
+def coverage_subset(difficulty: np.ndarray, size: int, seed: int, hard_cutoff: float = 0.1,
+                    strata: int = 50) -> np.ndarray:
+    """Coverage-centric coreset selection (Zheng et al., ICLR 2023), ``size`` positions (sorted).
+
+    Drop the hardest ``hard_cutoff`` fraction (less when the budget needs them), split the rest's
+    score range into ``strata`` equal-width strata, and give each stratum, smallest first,
+    ``min(its size, remaining budget // remaining strata)`` examples drawn at random (``seed``);
+    what flooring leaves of the budget is drawn at random from the examples not yet chosen."""
+    difficulty = np.asarray(difficulty, dtype=np.float64)
+    n = len(difficulty)
+    if not 0 <= size <= n:
+        raise ValueError(f"size must be in 0..{n}, got {size}")
+    rng = np.random.default_rng(seed)
+    cut = min(int(hard_cutoff * n), n - size)
+    pool = np.sort(np.argsort(-difficulty, kind="stable")[cut:])            # the hardest `cut` removed
+    lo, hi = difficulty[pool].min(initial=0.0), difficulty[pool].max(initial=0.0)
+    edges = np.linspace(lo, hi, strata + 1)
+    which = np.clip(np.searchsorted(edges, difficulty[pool], side="right") - 1, 0, strata - 1)
+    groups = sorted((pool[which == k] for k in range(strata)), key=len)
+    chosen, budget = [], size
+    for left, group in zip(range(len(groups), 0, -1), groups):
+        take = min(len(group), budget // left)
+        chosen.append(rng.choice(group, take, replace=False) if take else group[:0])
+        budget -= take
+    chosen = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    if budget:
+        rest = np.setdiff1d(pool, chosen)
+        chosen = np.concatenate([chosen, rng.choice(rest, budget, replace=False)])
+    return np.sort(chosen.astype(np.int64))

@@ -22,10 +22,17 @@ from . import paths
 from .config import PairConfig, profile_configs
 from .results import phase1_runs, phase2_results
 from .tasks import get_task
+from .baselines import BASELINES
 from .subsets import subset_family
 from .store import atomic_write_bytes
 
-METHOD_LABELS = {"full": "full data", "hscore": "H-score", "random": "random", "ambiguous": "ambiguous"}
+METHOD_LABELS = {"full": "full data", "hscore": "H-score", **{b.name: b.label for b in BASELINES.values()}}
+FULL_COLUMNS = ("full data (phase-1 runs)", "full data (phase-2 settings)")
+
+
+def baseline_columns(table: pd.DataFrame) -> list[str]:
+    """The baselines a summary table holds, in the registry's order."""
+    return [name for name in BASELINES if name in table.columns]
 
 
 def paper_results() -> pd.DataFrame:
@@ -61,8 +68,7 @@ def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.Dat
         full, full_sd = score("full", "full")
         p1, p1_sd = (phase1.loc[split, "mean"], phase1.loc[split, "std"]) if split in phase1.index else (np.nan, np.nan)
         tick, tick_sd = score("hscore", ticket)
-        rnd, rnd_sd = score("random", ticket)
-        amb, amb_sd = score("ambiguous", ticket)
+        baselines = {name: score(name, ticket) for name in cfg.baselines}
         size = part.loc[(part["method"] == "hscore") & (part["subset"] == ticket), "size"]
         full_size = part.loc[part["method"] == "full", "size"]
         rows.append({
@@ -71,9 +77,9 @@ def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.Dat
             "ticket size": int(size.iloc[0]) if len(size) else np.nan,
             "ticket % of full": 100 * size.iloc[0] / full_size.iloc[0] if len(size) and len(full_size) else np.nan,
             "full data (phase-1 runs)": p1, "full data (phase-2 settings)": full, "winning ticket": tick,
-            "random": rnd, "ambiguous": amb, "ticket - full": tick - full,
+            **{name: m for name, (m, _) in baselines.items()}, "ticket - full": tick - full,
             "full data (phase-1 runs) sd": 0.0 if np.isnan(p1_sd) else p1_sd, "full data (phase-2 settings) sd": full_sd,
-            "winning ticket sd": tick_sd, "random sd": rnd_sd, "ambiguous sd": amb_sd,
+            "winning ticket sd": tick_sd, **{f"{name} sd": sd for name, (_, sd) in baselines.items()},
             "phase-1 runs": int(phase1.loc[split, "count"]) if split in phase1.index else 0,
             "phase-2 seeds": len(cfg.phase2.seeds),
         })
@@ -99,7 +105,7 @@ def display_columns(table: pd.DataFrame) -> pd.DataFrame:
     """The summary table as the book shows it: one decimal, spreads folded in as mean ± sd."""
     out = table[["model", "task", "split", "metric", "train examples", "ticket size", "ticket % of full"]].copy()
     out["ticket % of full"] = out["ticket % of full"].round(1)
-    for col in ("full data (phase-1 runs)", "full data (phase-2 settings)", "winning ticket", "random", "ambiguous"):
+    for col in (*FULL_COLUMNS, "winning ticket", *baseline_columns(table)):
         multi = table["phase-1 runs" if col.endswith("runs)") else "phase-2 seeds"] > 1
         out[col] = [f"{m:.1f} ± {s:.1f}" if many else f"{m:.1f}"
                     for m, s, many in zip(table[col], table[f"{col} sd"], multi)]

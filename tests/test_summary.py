@@ -102,3 +102,17 @@ def test_figures_draw_from_tables(results):
     hist = plots.plot_h_histogram(scores, 3).axes[0]
     assert [p.get_height() for p in hist.patches] == [1, 2, 1, 2]
     assert plots.plot_data_map(scores, 3).axes[0].get_xlabel().startswith("variability")
+
+
+def test_cost_table_from_recorded_wall_times(results, tiny_config):
+    """3 scoring runs of 2 s; phase-2 runs of 1 s on the full set and on the ticket: no saving yet."""
+    cfg = tiny_config(phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2)))
+    _phase1_runs(cfg, [78.0, 80.0, 85.0])
+    row = summary.cost_table(cfg, results).iloc[0]
+    assert row["scoring runs"] == 3 and row["scoring (s)"] == pytest.approx(6.0)
+    assert row["saved per later run (s)"] == 0 and row["later runs to pay back"] == np.inf
+    faster = results.assign(wall_seconds=np.where(results["method"] == "full", 4.0, 1.0))
+    row = summary.cost_table(cfg, faster).iloc[0]
+    assert row["saved per later run (s)"] == pytest.approx(3.0) and row["later runs to pay back"] == pytest.approx(2.0)
+    assert row["ticket % of full"] == pytest.approx(30.0)
+    assert summary.cost_table(cfg, results.iloc[:0]).empty

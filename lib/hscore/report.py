@@ -14,7 +14,7 @@ from .device import versions
 from .scores import h_histogram
 from .results import ignored, phase1_info, phase1_runs
 from .selection import Subsets
-from .summary import display_columns, paper_results
+from .summary import cost_table, display_columns, paper_results
 from .tasks import get_task
 
 
@@ -100,3 +100,16 @@ def show_ignored(*cfgs: PairConfig) -> None:
     if lines:
         display(Markdown(f"**{len(lines)} finished run(s) on disk are not part of this study's plan and are left "
                          "out of every table:**\n\n" + "\n".join(lines)))
+
+
+def show_cost(*cfgs: PairConfig) -> None:
+    """Scoring cost against the time a run on the winning ticket saves, per pair (recorded wall times)."""
+    parts = [cost_table(cfg) for cfg in cfgs]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return
+    table = pd.concat(parts, ignore_index=True).round(1)
+    display(Markdown("**Cost and payback** (wall times recorded on this machine, evaluation included): the "
+                     "scoring runs against the time one later fine-tuning run saves by training on the "
+                     "winning ticket instead of the full set."))
+    display(table.set_index(["model", "task"]))

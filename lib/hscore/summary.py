@@ -86,6 +86,33 @@ def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def cost_table(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.DataFrame:
+    """What the method costs on this machine and when it pays for itself, from the recorded wall
+    times (evaluation included, as every run records it).
+
+    The scoring is the R phase-1 runs on the full set; a later fine-tuning run on the winning ticket
+    instead of the full set (both at the phase-2 settings; mean over seeds) saves the difference,
+    so the scoring has paid for itself after ``scoring / saving`` such runs (infinite when the
+    ticket run is not faster). Empty before phase 2 ran."""
+    results = phase2_results(cfg) if results is None else results
+    scoring = phase1_runs(cfg).drop_duplicates("run")
+    if results.empty or scoring.empty:
+        return pd.DataFrame()
+    runs = results.drop_duplicates(["method", "subset", "seed"])
+    ticket = subset_family(cfg.runs)[0].name
+    full = runs.loc[runs["method"] == "full", "wall_seconds"].mean()
+    on_ticket = runs.loc[(runs["method"] == "hscore") & (runs["subset"] == ticket)]
+    saving = full - on_ticket["wall_seconds"].mean()
+    cost = scoring["wall_seconds"].sum()
+    return pd.DataFrame([{
+        "model": cfg.model, "task": cfg.task, "scoring runs": len(scoring), "scoring (s)": cost,
+        "full-set run (s)": full, "ticket run (s)": on_ticket["wall_seconds"].mean(),
+        "ticket % of full": 100 * on_ticket["fraction"].mean() if len(on_ticket) else np.nan,
+        "saved per later run (s)": saving,
+        "later runs to pay back": cost / saving if saving > 0 else np.inf,
+    }])
+
+
 def profile_summary(profile: str, write: bool = True) -> pd.DataFrame:
     """The winning-ticket table of every pair of a profile that has phase-2 results, beside the paper."""
     parts = [pair_summary(cfg) for cfg in profile_configs(profile)]

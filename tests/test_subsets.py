@@ -107,3 +107,29 @@ def test_ambiguous_subset_takes_the_most_variable_by_hand():
     assert ambiguous_subset(var, 4).tolist() == [1, 2, 3, 5]   # ... and 0.3
     assert ambiguous_subset(var, 1).tolist() == [1]            # a tie keeps training-split order
     assert ambiguous_subset(var, 0).tolist() == []
+
+
+def test_label_balance_and_a_vanishing_class():
+    import pandas as pd
+
+    from hscore.selection import Subsets, label_balance, vanishing_classes
+
+    # 12 examples, labels 0 (6) and 1 (6); the winning ticket (remove 0, 3) keeps H in {1, 2}:
+    # five of label 0 and one of label 1 -> label 1 falls from 50% to 17%, a third of its share.
+    labels = np.array([0] * 6 + [1] * 6)
+    h = np.array([1, 1, 2, 2, 1, 0, 3, 3, 3, 0, 3, 2])
+    scores = pd.DataFrame({"label": labels, "h": h})
+    specs = subset_family(3)
+    indices = {f"hscore/{s.name}": hscore_subset(h, s) for s in specs}
+    balance = label_balance(scores, Subsets(specs, indices, 12))
+    assert balance["subset"].tolist() == ["full"] + [s.name for s in specs]
+    ticket = balance.iloc[1]
+    assert (ticket["size"], ticket["label 0"], ticket["label 1"]) == (6, 5, 1)
+    assert ticket["label 1 %"] == pytest.approx(100 / 6)
+    warnings = vanishing_classes(balance)
+    assert not any(w.startswith("remove-0-3:") for w in warnings)   # 16.7% is not below a quarter of 50%
+    assert any(w.startswith("remove-0-2-3: label 1 keeps 0") for w in warnings)   # H = 1 only: all label 0
+    h[11] = 0                                              # label 1 leaves the ticket entirely
+    indices = {f"hscore/{s.name}": hscore_subset(h, s) for s in specs}
+    warnings = vanishing_classes(label_balance(scores, Subsets(specs, indices, 12)))
+    assert any(w.startswith("remove-0-3: label 1 keeps 0 of its 6 examples") for w in warnings)

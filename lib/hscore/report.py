@@ -13,7 +13,7 @@ from .config import PairConfig
 from .device import versions
 from .scores import h_histogram
 from .results import ignored, phase1_info, phase1_runs
-from .selection import Subsets
+from .selection import VANISHING, Subsets, label_balance, vanishing_classes
 from .summary import cost_table, display_columns, paper_results
 from .tasks import get_task
 
@@ -64,10 +64,20 @@ def show_h_profile(scores: pd.DataFrame, runs: int) -> None:
     display(table.round(3))
 
 
-def show_subsets(subsets: Subsets) -> None:
+def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None) -> None:
     display(Markdown(f"{subsets.n_full:,} training examples. The H-score subsets, largest first "
                      "(the first is the winning ticket):"))
     display(subsets.table().round(1))
+    if scores is None:
+        return
+    balance = label_balance(scores, subsets)
+    display(Markdown("Label balance of the full set and of every H-score subset (the baselines are chosen "
+                     "without looking at labels):"))
+    display(balance.set_index("subset").round(1))
+    warnings = vanishing_classes(balance)
+    if warnings:
+        display(Markdown(f"**A class nearly vanishes** (below {100 * VANISHING:.0f}% of its share of the full "
+                         "set): " + "; ".join(warnings) + "."))
 
 
 def show_tradeoff(table: pd.DataFrame) -> None:

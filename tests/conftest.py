@@ -39,14 +39,15 @@ def study():
 
 @pytest.fixture
 def tiny_config(study):
-    """Factory of a seconds-long PairConfig: the random tiny BERT on a 40-example Rotten Tomatoes slice."""
+    """Factory of a seconds-long PairConfig: the random tiny BERT on a 40-example Rotten Tomatoes slice,
+    with the random and ambiguous baselines (``baselines=`` to train others)."""
 
     def make(**overrides) -> config.PairConfig:
         base = config.pair_config("smoke", "minilm", "rotten_tomatoes", study)
         phase1 = dataclasses.replace(base.phase1, seeds=(1, 2, 3), epochs=2, lr=1e-4, batch_size=8)
         phase2 = dataclasses.replace(base.phase2, seeds=(7,), epochs=1, lr=1e-4, batch_size=8)
         cfg = dataclasses.replace(base, model="tiny-bert", checkpoint="random:tiny-bert", train_cap=40, eval_cap=20,
-                                  max_length=32, phase1=phase1, phase2=phase2)
+                                  max_length=32, phase1=phase1, phase2=phase2, baselines=("random", "ambiguous"))
         return dataclasses.replace(cfg, **overrides)
 
     return make

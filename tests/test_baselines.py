@@ -70,25 +70,3 @@ def test_unknown_baseline_names_the_known_ones():
     with pytest.raises(UnknownNameError, match="grand.*random, ambiguous, forgetting, el2n"):
         baselines.get_baseline("grand")
 
-
-def test_every_baseline_runs_end_to_end_on_the_tiny_model(tiny_config):
-    """Phase 1 records what each baseline's score needs; every baseline gets a subset of the H-score
-    subset's size, and phase 2 trains each of them once per subset and seed."""
-    from hscore import selection, study, subsets
-
-    cfg = tiny_config(baselines=tuple(baselines.BASELINES))
-    phase2 = study.run_pair(cfg)
-    scores = pd.read_parquet(cfg.results_dir / "scores.parquet")
-    needed = {"variability", "forgetting", "el2n", "dynamic_uncertainty", "confidence"}
-    assert needed <= set(scores.columns) and scores[sorted(needed)].notna().all().all()
-
-    chosen = selection.load_subsets(cfg).indices
-    family = [s for s in subsets.subset_family(cfg.runs) if len(chosen[f"hscore/{s.name}"])]
-    for spec in family:
-        size = len(chosen[f"hscore/{spec.name}"])
-        for name, baseline in baselines.BASELINES.items():
-            key = f"{name}/{spec.name}" + (f"/{cfg.phase2.seeds[0]}" if baseline.per_seed else "")
-            assert len(chosen[key]) == size
-            np.testing.assert_array_equal(chosen[key], baselines.choose(name, scores, size, cfg.phase2.seeds[0]))
-    trained = set(zip(phase2["method"], phase2["subset"]))
-    assert trained == {("full", "full")} | {(m, s.name) for s in family for m in ("hscore", *baselines.BASELINES)}

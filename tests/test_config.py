@@ -93,7 +93,7 @@ def test_default_profile_merges_nested_settings(study):
 def test_smoke_profile(study):
     cfg = config.pair_config("smoke", "minilm", "bbc_news", study)
     assert cfg.phase1 == config.PhaseConfig(seeds=(342, 4827, 1215), epochs=2, lr=1e-4, batch_size=16)
-    assert cfg.phase2 == config.PhaseConfig(seeds=(6666,), epochs=1, lr=1e-4, batch_size=16)
+    assert cfg.phase2 == config.PhaseConfig(seeds=(6666, 7), epochs=1, lr=1e-4, batch_size=16)
     assert (cfg.max_length, cfg.train_cap, cfg.eval_cap, cfg.data_seed) == (32, 64, 48, 0)
 
 
@@ -188,6 +188,10 @@ def test_unknown_pair_setting_key(study):
     ({"phase2": {"fixed_schedule": [10]}}, "fixed_schedule"),
     ({"score_unit": "question"}, "score_unit"),
     ({"doc_stride": -1}, "doc_stride"),
+    ({"phase2_subsets": ["remove-0-1-3"]}, "including the winning ticket remove-0-3"),   # smoke: R = 3
+    ({"phase2_subsets": ["remove-0-3", "remove-0-6"]}, r"phase2_subsets = \['remove-0-3', 'remove-0-6'\]"),
+    ({"cheaper_ticket": 0}, "cheaper_ticket"),
+    ({"cheaper_ticket": 1.5}, "cheaper_ticket"),
 ])
 def test_invalid_values_raise(study, settings, message):
     with pytest.raises(ConfigError, match=message):

@@ -12,7 +12,6 @@ import pytest
 from hscore import config, paths, plan, results, summary
 from hscore.__main__ import main
 from hscore.errors import ResultsFolderError
-from hscore.subsets import subset_family
 
 
 @pytest.mark.parametrize("profile", ["default", "smoke", "offline-kinds", "paper"])
@@ -20,8 +19,8 @@ def test_plan_of_every_profile(study, profile):
     built = plan.build(profile, study=study, check_writable=False)
     cfgs = config.profile_configs(profile, study)
     assert [(c.model, c.task) for c in built.configs] == config.pairs(profile, study)
-    per_pair_finetune = [len(c.phase2.seeds) * (1 + len(subset_family(c.runs)) * (1 + len(c.baselines)))
-                         for c in cfgs]
+    per_pair_finetune = [len(c.phase2.seeds) * (1 + len(c.phase2_specs) * (1 + len(c.baselines))
+                                                + (c.cheaper_ticket is not None)) for c in cfgs]
     assert built.counts() == {"score": sum(c.runs for c in cfgs), "select": len(cfgs),
                               "finetune": sum(per_pair_finetune)}
     ids = [s.id for s in built.steps]
@@ -138,7 +137,7 @@ def test_changed_seeds_and_baselines_never_reach_a_table(study_file, capsys):
     assert main(["run", "--profile", "tiny"]) == 0
     cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
     before = results.phase2_results(cfg)
-    assert set(before["seed"]) == {7} and set(before["method"]) == {"full", "hscore", "random", "ambiguous"}
+    assert set(before["seed"]) == {7} and set(before["method"]) == {"full", "hscore", "random", "ambiguous", "cheaper"}
 
     def change(d):
         d["profiles"]["tiny"]["settings"]["phase2"]["seeds"] = [8]
@@ -153,7 +152,7 @@ def test_changed_seeds_and_baselines_never_reach_a_table(study_file, capsys):
 
     assert main(["run", "--profile", "tiny"]) == 0
     after = results.phase2_results(changed)
-    assert set(after["seed"]) == {8} and set(after["method"]) == {"full", "hscore", "random"}
+    assert set(after["seed"]) == {8} and set(after["method"]) == {"full", "hscore", "random", "cheaper"}
     table = summary.profile_summary("tiny")
     assert (table["phase-2 seeds"] == 1).all() and "ambiguous" not in table.columns and "random" in table.columns
     assert len(results.ignored(changed)) == len(before.drop_duplicates(["method", "subset", "seed"]))
@@ -190,11 +189,13 @@ def test_every_baseline_of_the_registry_runs_through_the_plan_to_the_tables(stud
     assert main(["run", "--profile", "tiny"]) == 0
     cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
     table = results.phase2_results(cfg)
-    assert set(table["method"]) == {"full", "hscore", *names}
+    assert set(table["method"]) == {"full", "hscore", "cheaper", *names}
     subsets = selection.load_subsets(cfg)
+    scores = selection.load_scores(cfg)   # every baseline's score, from the recorded dynamics
     for spec in subsets.specs:
         size = subsets.size(spec)
         for name in names:
+            np.testing.assert_array_equal(subsets.positions(name, spec.name, 7), baselines.choose(name, scores, size, 7))
             assert len(subsets.positions(name, spec.name, 7)) == size
     assert "random/remove-0-3/7" in subsets.indices and "ccs/remove-0-3/7" in subsets.indices
     assert "ambiguous/remove-0-3" in subsets.indices

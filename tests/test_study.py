@@ -52,8 +52,12 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
 
     for r, seed in enumerate(cfg.phase1.seeds):
         run = pair / "phase1" / f"run-{r}"
-        assert sorted(p.name for p in run.iterdir()) == ["dynamics.npz", "step.json"]
+        assert sorted(p.name for p in run.iterdir()) == ["dynamics.npz", "predictions.npz", "step.json"]
         step = json.loads((run / "step.json").read_text())
+        with np.load(run / "predictions.npz") as f:   # per validation example: what the accuracy comes from
+            assert f["validation|example_id"].tolist() == study.prepared(cfg).splits["validation"].ids.tolist()
+            assert 100 * np.mean(f["validation|prediction"] == f["validation|label"]) == pytest.approx(
+                step["eval"]["validation"]["accuracy"])
         assert step["seed"] == seed and step["run"] == r and step["identity"]["lr"] == cfg.phase1.lr
         assert set(step["eval"]) == {"validation"} and set(step["eval"]["validation"]) == {"accuracy"}
         with np.load(run / "dynamics.npz") as f:
@@ -102,17 +106,21 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
     # Phase 2: the full set and every non-empty subset with each method, one row per run and eval split.
     phase2 = pd.read_parquet(pair / "phase2.parquet")
     pd.testing.assert_frame_equal(phase2.reset_index(drop=True), table.reset_index(drop=True), check_dtype=False)
-    expected_runs = {("full", "full")} | {(m, s.name) for s in subsets.subset_family(cfg.runs)
+    expected_runs = {("full", "full"), ("cheaper", "remove-0-3")} | {(m, s.name) for s in subsets.subset_family(cfg.runs)
                                          for m in ("hscore", "random", "ambiguous")
                                          if len(saved[f"hscore/{s.name}"])}
     assert set(zip(phase2["method"], phase2["subset"])) == expected_runs
     assert len(phase2) == len(expected_runs) and set(phase2["split"]) == {"validation"}
     assert set(phase2["metric"]) == {"accuracy"}
     for row in phase2.itertuples():
-        expected_size = 40 if row.method == "full" else len(saved[f"hscore/{row.subset}"])
+        key = f"{row.method}/{row.subset}" + ("/7" if row.method == "random" else "")
+        expected_size = 40 if row.method == "full" else len(saved[key])
+        if row.method == "cheaper":
+            cheaper = info["cheaper"]
+            assert row.kept == f"H 1-{cheaper['runs'] - 1} of {cheaper['runs']} runs x {cheaper['epochs']} epochs"
         assert row.size == expected_size and row.seed == 7
         folder = pair / "phase2" / f"{row.method}--{row.subset}--7"
-        assert sorted(p.name for p in folder.iterdir()) == ["metrics.json", "step.json"]
+        assert sorted(p.name for p in folder.iterdir()) == ["metrics.json", "predictions.npz", "step.json"]
     assert ((phase2["score"] >= 0) & (phase2["score"] <= 100)).all()
 
 
@@ -198,14 +206,14 @@ def _scores(h, variability=None):
 
 
 def test_empty_winning_ticket_raises(tiny_config):
-    cfg = tiny_config()  # R = 3
+    cfg = tiny_config(cheaper_ticket=None)  # R = 3
     with pytest.raises(EmptySubsetError, match="winning ticket is empty"):
         selection.compute_subsets(cfg, _scores([0, 3, 3, 0, 3, 0]))
     assert not study.paths.subsets_files(cfg.results_dir)[0].exists()
 
 
 def test_compute_subsets_by_hand(tiny_config):
-    cfg = tiny_config()  # R = 3, phase-2 seed 7
+    cfg = tiny_config(cheaper_ticket=None)  # R = 3, phase-2 seed 7; the cheaper ticket needs dynamics
     h = [0, 3, 1, 2, 1, 3, 0, 2]
     var = [0.9, 0.1, 0.2, 0.8, 0.3, 0.0, 0.7, 0.4]
     result = selection.compute_subsets(cfg, _scores(h, var))

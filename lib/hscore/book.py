@@ -2,7 +2,8 @@
 
 One plan (``hscore.plan``: the profile's pairs in ``study.yaml``) drives both: papermill executes
 ``notebooks/scoring.ipynb`` and ``notebooks/pruning.ipynb`` once per model-task pair and
-``notebooks/summary.ipynb`` once per profile, writing the executed copies to
+the profile-level chapters (``PROFILE_NOTEBOOKS``: summary, statistics, cost,
+fairness, what is pruned) once per profile, writing the executed copies to
 ``book/executed/<profile>/``; the book's table of contents is generated from the same matrix. The
 book never executes anything (``execute_notebooks: off``) and builds with warnings as errors, so a
 broken notebook fails the build instead of rendering an error. MathJax is copied from the
@@ -26,6 +27,9 @@ from .store import atomic_write_bytes
 from .tasks import get_task, package_dir
 
 PAIR_NOTEBOOKS = ("scoring", "pruning")
+PROFILE_NOTEBOOKS = {"summary": "Summary: winning tickets", "statistics": "Seeds, statistics and baselines",
+                     "cost": "Cost and cheaper scoring", "fairness": "Fairness and class balance",
+                     "pruned": "What is pruned"}  # notebook -> chapter title, once per profile
 MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-static-mathjax package
 
 
@@ -62,7 +66,7 @@ def execute_notebook(name: str, output: Path, parameters: dict) -> Path:
 
 
 def execute(plan) -> list[Path]:
-    """Execute the notebooks of a plan's pairs, then the profile's summary.
+    """Execute the notebooks of a plan's pairs, then the profile's chapters.
 
     ``hscore reproduce`` runs the plan first (progress in the terminal), so the notebooks find every
     run finished and only load and show results; run alone, they train what is missing."""
@@ -78,13 +82,14 @@ def execute(plan) -> list[Path]:
             print(f"[{profile}] {cfg.model}/{cfg.task}: {name}", flush=True)
             done.append(execute_notebook(name, paths.executed_notebook(profile, name, cfg.model, cfg.task),
                                          {"profile": profile, "model": cfg.model, "task": cfg.task}))
-    print(f"[{profile}] summary", flush=True)
-    done.append(execute_notebook("summary", paths.executed_notebook(profile, "summary"), {"profile": profile}))
+    for name in PROFILE_NOTEBOOKS:
+        print(f"[{profile}] {name}", flush=True)
+        done.append(execute_notebook(name, paths.executed_notebook(profile, name), {"profile": profile}))
     return done
 
 
 def _profile_parts(profile: str, rel) -> list[dict]:
-    """The book's parts for one profile's executed notebooks: a chapter per pair, then its summary."""
+    """The book's parts for one profile's executed notebooks: a chapter per pair, then its results."""
     chapters = []
     for model, task in config.pairs(profile):
         scoring, pruning = (paths.executed_notebook(profile, n, model, task) for n in PAIR_NOTEBOOKS)
@@ -93,12 +98,12 @@ def _profile_parts(profile: str, rel) -> list[dict]:
             if pruning.exists():
                 chapter["sections"] = [{"file": rel(pruning), "title": "Pruning: phase 2"}]
             chapters.append(chapter)
-    summary = paths.executed_notebook(profile, "summary")
-    if not chapters or not summary.exists():
+    results = [{"file": rel(path), "title": f"{title} ({profile})"} for name, title in PROFILE_NOTEBOOKS.items()
+               if (path := paths.executed_notebook(profile, name)).exists()]
+    if not chapters or not results:
         return []
     return [{"caption": f"Model-task pairs (profile {profile})", "chapters": chapters},
-            {"caption": f"Results (profile {profile})",
-             "chapters": [{"file": rel(summary), "title": f"Summary: winning tickets ({profile})"}]}]
+            {"caption": f"Results (profile {profile})", "chapters": results}]
 
 
 def write_toc(profile: str) -> Path:

@@ -102,6 +102,8 @@ class PairConfig:
     precision: StrictStr          # GPU precision; the CPU always trains in fp32
     require_gpu: StrictBool
     baselines: tuple[StrictStr, ...]  # size-matched baselines of phase 2
+    phase2_subsets: tuple[StrictStr, ...] | None  # None: every H-score subset; else the names phase 2 trains
+    cheaper_ticket: Real | None  # train the ticket of the cheapest (runs, epochs) overlapping this much
     phase1: PhaseConfig
     phase2: PhaseConfig
 
@@ -121,11 +123,27 @@ class PairConfig:
         _check(self.score_unit in SCORE_UNITS, "score_unit", self.score_unit, f"must be one of {list(SCORE_UNITS)}")
         _check(len(self.phase1.seeds) >= 2, "phase1.seeds", list(self.phase1.seeds),
                "H-score subsets need at least 2 scoring runs")
+        if self.phase2_subsets is not None:
+            from .subsets import subset_family
+
+            names = [s.name for s in subset_family(self.runs)]
+            _check(set(self.phase2_subsets) <= set(names) and names[0] in self.phase2_subsets, "phase2_subsets",
+                   list(self.phase2_subsets), f"null, or names among {names} including the winning ticket {names[0]}")
+        _check(self.cheaper_ticket is None or 0 < self.cheaper_ticket <= 1, "cheaper_ticket", self.cheaper_ticket,
+               "null, or the least Jaccard overlap (0 to 1] of a cheaper ticket with the winning ticket")
 
     @property
     def runs(self) -> int:
         """R, the number of scoring runs."""
         return len(self.phase1.seeds)
+
+    @property
+    def phase2_specs(self) -> list:
+        """The H-score subsets phase 2 trains (``phase2_subsets``), the winning ticket first."""
+        from .subsets import subset_family
+
+        family = subset_family(self.runs)
+        return family if self.phase2_subsets is None else [s for s in family if s.name in self.phase2_subsets]
 
     @property
     def results_dir(self) -> Path:

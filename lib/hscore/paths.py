@@ -5,10 +5,14 @@ Layout of one model-task pair's results (``results/<profile>/<model>/<task>/``):
     phase1/run-<r>/dynamics.npz   training dynamics of scoring run r (schema: hscore.dynamics)
     phase1/run-<r>/step.json      its identity (settings + data fingerprints), checksums, seed, device,
                                   wall time, versions, and who ran it (host, process, Slurm job)
+    phase1/run-<r>/predictions.npz  its per-example evaluation: "<split>|<field>" arrays (example_id,
+                                  label and prediction, or per-example metric values; hscore.kinds.base)
     phase1/.run-<r>.lock          held while a process runs that step (hscore.store.step_lock)
     scores.parquet                one row per scoring unit: H, success rate, cartography
-    subsets.npz, subsets.json     positions of every subset and baseline (keys: ``subset_key``), sizes
-    phase2/<method>--<subset>--<seed>/metrics.json   one fine-tuning run of phase 2 (+ step.json)
+    subsets.npz, subsets.json     positions of every subset and baseline (keys: ``subset_key``), sizes,
+                                  the cheaper scoring chosen (hscore.cheaper)
+    phase2/<method>--<subset>--<seed>/metrics.json   one fine-tuning run of phase 2 (+ predictions.npz,
+                                  step.json); method ``cheaper`` is the cheaper scoring's ticket
     phase2.parquet                the plan's phase-2 results in one table
 
 The pair's manifest (configuration, versions, every step's record) is gathered from the
@@ -30,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 STEP_FILE = "step.json"        # a finished step's record (hscore.store), written last
 RUN_FILE = "dynamics.npz"      # a scoring run's training dynamics (hscore.dynamics)
 METRICS_FILE = "metrics.json"  # a phase-2 run's evaluation scores
+PREDICTIONS_FILE = "predictions.npz"  # a run's per-example evaluation ("split|field" -> array; hscore.results)
 STUDY_FILE = REPO / "study.yaml"
 NOTEBOOKS = REPO / "notebooks"
 

@@ -119,9 +119,12 @@ def pair_steps(cfg: PairConfig) -> list[Step]:
     steps = [Step(cfg, "score", run=r, seed=seed) for r, seed in enumerate(cfg.phase1.seeds)]
     steps.append(Step(cfg, "select"))
     steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
-    for spec in subset_family(cfg.runs):
+    for spec in cfg.phase2_specs:
         for method in ("hscore", *cfg.baselines):
             steps += [Step(cfg, "finetune", method=method, subset=spec.name, seed=seed) for seed in cfg.phase2.seeds]
+    if cfg.cheaper_ticket is not None:  # the ticket of the cheapest scoring that overlaps it enough
+        ticket = subset_family(cfg.runs)[0].name
+        steps += [Step(cfg, "finetune", method="cheaper", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
     return steps
 
 

@@ -11,7 +11,8 @@ from .baselines import BASELINES
 from .scores import h_histogram
 from .summary import FULL_COLUMNS, METHOD_LABELS, baseline_columns
 
-METHOD_STYLE = {"hscore": ("#c0392b", "o"), **{b.name: (b.color, b.marker) for b in BASELINES.values()}}  # colour, marker
+METHOD_STYLE = {"hscore": ("#c0392b", "o"), **{b.name: (b.color, b.marker) for b in BASELINES.values()},
+                "cheaper": ("#1a5276", "*")}  # colour, marker
 
 
 def _h_palette(runs: int):
@@ -109,3 +110,39 @@ def plot_winning_tickets(summary: pd.DataFrame):
     fig.tight_layout()
     return fig
 
+
+
+def plot_membership(scores: pd.DataFrame, chosen: dict[str, np.ndarray], title: str = ""):
+    """The data map once per method (``chosen``: method label -> kept positions, all of one size):
+    the examples each keeps in colour, the rest in grey."""
+    n = len(chosen)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.0 * rows), sharex=True, sharey=True, squeeze=False)
+    x, y = scores["variability"].to_numpy(), scores["confidence"].to_numpy()
+    for ax, (name, positions) in zip(axes.flat, chosen.items()):
+        kept = np.zeros(len(scores), dtype=bool)
+        kept[positions] = True
+        ax.scatter(x[~kept], y[~kept], s=5, color="#d5d8dc", linewidth=0)
+        ax.scatter(x[kept], y[kept], s=5, color="#c0392b", linewidth=0)
+        ax.set_title(f"{name} ({kept.sum()})", fontsize=9)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("variability")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("confidence")
+    fig.suptitle(title or "What each method keeps", fontsize=10)
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cheaper(table: pd.DataFrame, title: str = ""):
+    """Overlap (Jaccard) of the cheaper scorings' tickets with the full one, by runs and epochs."""
+    grid = table.pivot(index="runs", columns="epochs", values="jaccard with full ticket")
+    fig, ax = plt.subplots(figsize=(1.2 * grid.shape[1] + 2.6, 0.5 * grid.shape[0] + 1.6))
+    sns.heatmap(grid, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="viridis", cbar_kws={"label": "Jaccard"}, ax=ax)
+    ax.set_title(title or "Ticket overlap with the full scoring")
+    fig.tight_layout()
+    return fig

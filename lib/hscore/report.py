@@ -5,17 +5,25 @@ Display only; every number comes from ``study`` and ``summary``.
 
 from __future__ import annotations
 
+import json
+
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from . import config
+from . import config, paths
+from .cheaper import cheaper_table
 from .config import PairConfig
 from .device import versions
+from .fairness import fairness_table, ticket_balance
+from .plots import plot_cheaper, plot_membership, plot_tradeoff
+from .pruned import agreement_by_h, examples_by_h, h_levels
 from .scores import h_histogram
-from .results import ignored, phase1_info, phase1_runs
-from .selection import VANISHING, Subsets, label_balance, vanishing_classes
-from .summary import cost_table, display_columns, paper_results
-from .tasks import get_task
+from .results import ignored, phase1_info, phase1_runs, phase2_results, predictions
+from .selection import VANISHING, Subsets, label_balance, load_scores, load_subsets, unit_dynamics, vanishing_classes
+from .summary import (METHOD_LABELS, comparison_table, conclusions, cost_table, display_columns, paper_results,
+                      tradeoff_table)
+from .tasks import get_task, load_splits
 
 
 def show_config(cfg: PairConfig) -> None:
@@ -123,3 +131,103 @@ def show_cost(*cfgs: PairConfig) -> None:
                      "scoring runs against the time one later fine-tuning run saves by training on the "
                      "winning ticket instead of the full set."))
     display(table.set_index(["model", "task"]))
+
+
+# --- the profile-level chapters: statistics, cost, fairness, what is pruned ---------------------
+
+def _pairs_with_results(profile: str) -> list[PairConfig]:
+    configs = [cfg for cfg in config.profile_configs(profile) if not phase2_results(cfg).empty]
+    if not configs:
+        display(Markdown("*No phase-2 results yet.*"))
+    return configs
+
+
+def _heading(cfg: PairConfig) -> None:
+    display(Markdown(f"### {cfg.model} / {cfg.task}"))
+
+
+def show_statistics(profile: str) -> None:
+    """Per pair: the sentences, the comparison table with bootstrap intervals, and the size-score
+    curves of every method with error bars (sd over seeds)."""
+    for cfg in _pairs_with_results(profile):
+        _heading(cfg)
+        table = comparison_table(cfg)
+        if table.empty:
+            display(Markdown("*These runs kept no per-example predictions (made by an older version): "
+                             "delete the pair's phase-2 folder to rerun them.*"))
+            continue
+        display(Markdown("\n".join(f"- {line}" for line in conclusions(table))))
+        shown = table.drop(columns=["metric", "subset"]).copy()
+        shown["p"] = shown["p"].map(lambda p: f"{p:.3f}")
+        display(shown.round(2).set_index(["split", "kept", "A", "B"]))
+        metric = get_task(cfg.task).metric
+        curves = tradeoff_table(phase2_results(cfg))
+        for split in curves["split"].unique():
+            plot_tradeoff(curves, split, metric, f"{cfg.model} / {cfg.task}: {split}")
+            plt.show()
+
+
+def show_cheaper(profile: str) -> None:
+    """Per pair: every cheaper scoring against the full one, and the cheaper ticket phase 2 trained."""
+    for cfg in _pairs_with_results(profile):
+        _heading(cfg)
+        table = cheaper_table(unit_dynamics(cfg).correct)
+        plot_cheaper(table, f"{cfg.model} / {cfg.task}: ticket overlap (Jaccard) with R = {cfg.runs}, "
+                            f"E = {cfg.phase1.epochs}")
+        plt.show()
+        chosen = json.loads(paths.subsets_files(cfg.results_dir)[1].read_text()).get("cheaper")
+        if chosen:
+            display(Markdown(
+                f"Cheapest scoring whose ticket overlaps the full one by Jaccard >= {chosen['min_overlap']:g}: "
+                f"**{chosen['runs']} runs x {chosen['epochs']} epochs** ({chosen['cost % of full']:.0f}% of the "
+                f"scoring cost; overlap {chosen['jaccard with full ticket']:.2f}, Spearman of H "
+                f"{chosen['spearman with full H']:.2f}). Phase 2 trained its ticket:"))
+            comps = comparison_table(cfg)
+            display(comps[comps["B"] == "cheaper ticket"].drop(columns=["metric", "subset"]).round(2)
+                    .set_index(["split", "A", "B"]))
+        display(table.round(3).set_index(["runs", "epochs"]))
+
+
+def show_fairness(profile: str) -> None:
+    """Per classification pair: per-class recall, CEV and SDE of each training set against full
+    data; and the winning ticket's class balance under the paper's H and variants."""
+    for cfg in _pairs_with_results(profile):
+        task = get_task(cfg.task)
+        if task.kind != "classification":
+            continue
+        _heading(cfg)
+        table = fairness_table(predictions(cfg), task.label_names)
+        if not table.empty:
+            table["training set"] = [f"{METHOD_LABELS[m]} {s}" if s != "full" else METHOD_LABELS[m]
+                                     for m, s in zip(table["method"], table["subset"])]
+            display(table.drop(columns=["method", "subset"]).round(2).set_index(["split", "training set"]))
+        dynamics = unit_dynamics(cfg)
+        display(Markdown("Class balance of the winning ticket under the paper's H and under H computed from the "
+                         "later epochs only (a class the runs learn late is not pruned as never-learned):"))
+        display(ticket_balance(dynamics.correct, dynamics.label, task.label_names).round(2).set_index("H"))
+
+
+def show_pruned(profile: str, per_h: int = 2) -> None:
+    """Per pair: the H levels on the data map, example texts at every H, what each method keeps,
+    and annotator agreement by H where the task has several references per example."""
+    for cfg in _pairs_with_results(profile):
+        _heading(cfg)
+        task = get_task(cfg.task)
+        scores = load_scores(cfg)
+        train = load_splits(task, cfg.train_cap, None, cfg.data_seed)["train"]
+        display(h_levels(scores, cfg.runs).round(3))
+        with pd.option_context("display.max_colwidth", 200):
+            display(examples_by_h(scores, train, task.label_names, per_h=per_h).round(2).set_index("H"))
+        subsets = load_subsets(cfg)
+        ticket = subsets.winning_ticket.name
+        chosen = {"H-score ticket": subsets.positions("hscore", ticket, cfg.phase2.seeds[0])}
+        chosen.update({METHOD_LABELS[m]: subsets.positions(m, ticket, cfg.phase2.seeds[0]) for m in cfg.baselines})
+        if paths.subset_key("cheaper", ticket) in subsets.indices:
+            chosen["cheaper ticket"] = subsets.positions("cheaper", ticket, cfg.phase2.seeds[0])
+        plot_membership(scores, chosen, f"{cfg.model} / {cfg.task}: what each method keeps at the ticket's size")
+        plt.show()
+        agreement = agreement_by_h(scores, train)
+        if not agreement.empty:
+            display(Markdown("Annotator agreement (mean pairwise F1 between an example's reference answers) at "
+                             "every H:"))
+            display(agreement.round(3))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
@@ -96,6 +97,37 @@ def phase2_results(cfg: PairConfig) -> pd.DataFrame:
                   "wall_seconds": rec.get("wall_seconds")}
                  for split, scores in m["eval"].items() for metric, score in scores.items()]
     return pd.DataFrame(rows, columns=PHASE2_COLUMNS)
+
+
+def predictions(cfg: PairConfig) -> pd.DataFrame:
+    """One row per evaluation example of every finished run of the plan that kept its predictions
+    (``predictions.npz``; runs made before the package kept them have none): ``method`` (``phase1``
+    for the scoring runs, which train on the full set), ``subset``, ``seed``, ``split``,
+    ``example_id``, and what the task's kind keeps per example (``label`` and ``prediction``, and
+    per-example metric values such as QA ``f1``; ``hscore.kinds.base``)."""
+    parts = []
+    for step in pair_steps(cfg):
+        if step.stage not in ("score", "finetune"):
+            continue
+        rec = current_record(step)
+        file = step.folder / paths.PREDICTIONS_FILE
+        if rec is None or rec.get("empty") or not file.exists():
+            continue
+        method, subset = ("phase1", "full") if step.stage == "score" else (step.method, step.subset)
+        with np.load(file) as f:
+            by_split: dict[str, dict] = {}
+            for key in f.files:
+                split, field = key.split("|", 1)
+                by_split.setdefault(split, {})[field] = f[key]
+        for split, arrays in by_split.items():
+            frame = pd.DataFrame(arrays)
+            frame.insert(0, "split", split)
+            frame.insert(0, "seed", step.seed)
+            frame.insert(0, "subset", subset)
+            frame.insert(0, "method", method)
+            parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["method", "subset", "seed", "split", "example_id"])
 
 
 def ignored(cfg: PairConfig) -> list[str]:

@@ -20,6 +20,7 @@ from .errors import EmptySubsetError, MissingResultError
 from .scores import scores_table
 from .store import atomic_save_npz, atomic_write_json, atomic_write_parquet
 from .baselines import choose, get_baseline
+from .cheaper import cheaper_table, cheapest, h_from, ticket
 from .subsets import SubsetSpec, hscore_subset, subset_family
 
 
@@ -32,10 +33,7 @@ def load_dynamics(cfg: PairConfig) -> TrainingDynamics:
 def compute_scores(cfg: PairConfig, dynamics: TrainingDynamics | None = None) -> pd.DataFrame:
     """The scores table, one row per scoring unit (a training row, or a whole example with
     ``score_unit: example``), written to ``scores.parquet``."""
-    dynamics = load_dynamics(cfg) if dynamics is None else dynamics
-    if cfg.score_unit == "example":
-        dynamics = dynamics.by_example()
-    table = scores_table(dynamics)
+    table = scores_table(unit_dynamics(cfg, dynamics))
     atomic_write_parquet(paths.scores_file(cfg.results_dir), table)
     return table
 
@@ -61,7 +59,7 @@ class Subsets:
         """The positions one phase-2 run trains on (``subset == "full"``: all of them)."""
         if method == "full":
             return np.arange(self.n_full)
-        per_seed = method != "hscore" and get_baseline(method).per_seed
+        per_seed = method not in ("hscore", "cheaper") and get_baseline(method).per_seed
         return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
 
     def size(self, spec: SubsetSpec) -> int:
@@ -77,8 +75,17 @@ class Subsets:
                               "winning ticket": s.is_winning_ticket} for s in self.specs])
 
 
-def compute_subsets(cfg: PairConfig, scores: pd.DataFrame) -> Subsets:
-    """The H-score subsets and their size-matched baselines, written to ``subsets.npz``/``.json``."""
+def unit_dynamics(cfg: PairConfig, dynamics: TrainingDynamics | None = None) -> TrainingDynamics:
+    """The scoring runs' dynamics (as recorded, per row; read from the results when not given) per
+    scoring unit: rows, or whole examples with ``score_unit: example``."""
+    dynamics = load_dynamics(cfg) if dynamics is None else dynamics
+    return dynamics.by_example() if cfg.score_unit == "example" else dynamics
+
+
+def compute_subsets(cfg: PairConfig, scores: pd.DataFrame, dynamics: TrainingDynamics | None = None) -> Subsets:
+    """The H-score subsets, their size-matched baselines and (``cheaper_ticket``) the ticket of the
+    cheapest scoring that overlaps the winning ticket enough (``hscore.cheaper``; from the recorded
+    ``dynamics``, read from the results when not given), written to ``subsets.npz``/``.json``."""
     h = scores["h"].to_numpy()
     specs = subset_family(cfg.runs)
     indices = {}
@@ -94,10 +101,21 @@ def compute_subsets(cfg: PairConfig, scores: pd.DataFrame) -> Subsets:
             seeds = cfg.phase2.seeds if get_baseline(name).per_seed else (None,)
             for seed in seeds:
                 indices[paths.subset_key(name, spec.name, seed)] = choose(name, scores, len(chosen), seed or 0)
+    info = {}
+    if cfg.cheaper_ticket is not None:
+        correct = unit_dynamics(cfg, dynamics).correct
+        if correct.shape[2] != len(h):
+            raise ValueError(f"the dynamics hold {correct.shape[2]} scoring units, the scores {len(h)}")
+        best = cheapest(cheaper_table(correct), cfg.cheaper_ticket)
+        runs, epochs = int(best["runs"]), int(best["epochs"])
+        indices[paths.subset_key("cheaper", specs[0].name)] = ticket(h_from(correct, runs, epochs), runs)
+        info["cheaper"] = {"runs": runs, "epochs": epochs, "min_overlap": cfg.cheaper_ticket,
+                           **{k: float(best[k]) for k in ("cost % of full", "jaccard with full ticket",
+                                                          "spearman with full H")}}
     subsets = Subsets(specs, indices, len(h))
     npz, js = paths.subsets_files(cfg.results_dir)
     atomic_save_npz(npz, **{k.replace("/", "|"): v for k, v in indices.items()})
-    atomic_write_json(js, {"n_full": len(h), "subsets": subsets.table().to_dict(orient="records")})
+    atomic_write_json(js, {"n_full": len(h), "subsets": subsets.table().to_dict(orient="records"), **info})
     return subsets
 
 
@@ -135,7 +153,8 @@ def vanishing_classes(balance: pd.DataFrame) -> list[str]:
 
 def select(cfg: PairConfig) -> Subsets:
     """The plan's ``select`` step: scores and subsets from the recorded scoring runs."""
-    return compute_subsets(cfg, compute_scores(cfg))
+    dynamics = load_dynamics(cfg)
+    return compute_subsets(cfg, compute_scores(cfg, dynamics), dynamics)
 
 
 def load_subsets(cfg: PairConfig) -> Subsets:

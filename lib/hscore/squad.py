@@ -81,6 +81,19 @@ def _percentages(exact: dict[str, int], f1s: dict[str, float], qids: list[str]) 
             "total": total}
 
 
+def per_question(predictions: dict[str, str], references: dict[str, list[str]]) -> tuple[dict, dict]:
+    """Per question id: its exact match (0 or 1) and its F1 (0 to 1), each the best over its gold answers."""
+    _check_ids(predictions, references)
+    if not references:
+        raise ValueError("SQuAD v2 scores of an empty evaluation set")
+    exact, f1s = {}, {}
+    for qid, texts in references.items():
+        golds = gold_answers(list(texts))
+        exact[qid] = max(exact_match(predictions[qid], gold) for gold in golds)
+        f1s[qid] = max(f1(predictions[qid], gold) for gold in golds)
+    return exact, f1s
+
+
 def squad_v2_metric(predictions: dict[str, str], references: dict[str, list[str]]) -> dict[str, float]:
     """The official SQuAD v2 scores, in percent, of ``predictions`` (question id -> answer text).
 
@@ -90,14 +103,7 @@ def squad_v2_metric(predictions: dict[str, str], references: dict[str, list[str]
     when there are any (as the official script, a question is HasAns when its reference list is non-empty);
     the totals are ints.
     """
-    _check_ids(predictions, references)
-    if not references:
-        raise ValueError("SQuAD v2 scores of an empty evaluation set")
-    exact, f1s = {}, {}
-    for qid, texts in references.items():
-        golds = gold_answers(list(texts))
-        exact[qid] = max(exact_match(predictions[qid], gold) for gold in golds)
-        f1s[qid] = max(f1(predictions[qid], gold) for gold in golds)
+    exact, f1s = per_question(predictions, references)
     result = _percentages(exact, f1s, list(references))
     for name, qids in (("HasAns", [q for q, texts in references.items() if len(texts) > 0]),
                        ("NoAns", [q for q, texts in references.items() if len(texts) == 0])):

@@ -11,6 +11,7 @@ the phase-2 runs check that the subsets they trained on are still the same.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -26,10 +27,11 @@ from .errors import MissingResultError
 from .kinds import EncodingSettings, Features, TaskKind, get_kind
 from .models import load_model, load_tokenizer, model_type
 from .plan import Step, pair_steps
-from .paths import METRICS_FILE, RUN_FILE
+from .paths import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
 from .results import phase2_results
 from .selection import Subsets, load_dynamics, load_subsets, select
-from .store import array_fingerprint, atomic_write_json, atomic_write_parquet, finish_step, load_step, step_lock
+from .store import (array_fingerprint, atomic_save_npz, atomic_write_json, atomic_write_parquet, finish_step,
+                    load_step, step_lock)
 from .subsets import subset_family
 from .tasks import Split, Task, get_task, load_splits
 from .train import Timer, fine_tune, subset_order
@@ -138,11 +140,15 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
         dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
                         order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
                         record=record, num_logits=num_logits, desc=desc)
-        scores = {name: data.kind.evaluate(model, data.tokenizer, rows_, data.splits[name], device, cfg.precision,
-                                           data.head, data.task.metric, **data.task.eval_options)
-                  for name, rows_ in data.evals.items()}
+        evaluated = {name: data.kind.evaluate_examples(model, data.tokenizer, rows_, data.splits[name], device,
+                                                       cfg.precision, data.head, data.task.metric,
+                                                       **data.task.eval_options)
+                     for name, rows_ in data.evals.items()}
     del model
-    return dyn, scores, timer.seconds
+    scores = {name: metrics for name, (metrics, _) in evaluated.items()}
+    per_example = {f"{name}|{field}": np.asarray(values) for name, (_, arrays) in evaluated.items()
+                   for field, values in arrays.items()}
+    return dyn, scores, per_example, timer.seconds
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -176,23 +182,30 @@ def run_step(step: Step, data: PairData | None = None, wait: bool = True) -> dic
         if record is not None:
             return {**record, "ran": False}
         if step.stage == "score":
-            dyn, scores, seconds = _fine_tune_run(data, rows, "phase1", step.seed, device, record=True,
-                                                  desc=step.describe())
+            dyn, scores, per_example, seconds = _fine_tune_run(data, rows, "phase1", step.seed, device, record=True,
+                                                               desc=step.describe())
             dyn.save(step.folder / RUN_FILE)
-            record = finish_step(step.folder, identity, [RUN_FILE],
+            atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
+            record = finish_step(step.folder, identity, [RUN_FILE, PREDICTIONS_FILE],
                                  _run_details(cfg, device, seconds, run=step.run, seed=step.seed, eval=scores,
                                               data=data.describe()))
         elif len(rows) == 0:  # an empty subset (every H value it keeps is absent): recorded, not trained
             record = finish_step(step.folder, identity, [], _run_details(cfg, device, 0.0, empty=True))
         else:
-            _, scores, seconds = _fine_tune_run(data, rows, "phase2", step.seed, device, record=False,
-                                                desc=step.describe())
+            _, scores, per_example, seconds = _fine_tune_run(data, rows, "phase2", step.seed, device, record=False,
+                                                             desc=step.describe())
+            atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
             spec = next((s for s in subset_family(cfg.runs) if s.name == step.subset), None)
+            kept = None if spec is None else spec.label
+            if step.method == "cheaper":  # the ticket of a cheaper scoring: its own runs and epochs
+                cheaper = json.loads(paths.subsets_files(cfg.results_dir)[1].read_text())["cheaper"]
+                kept = f"H 1-{cheaper['runs'] - 1} of {cheaper['runs']} runs x {cheaper['epochs']} epochs"
             atomic_write_json(step.folder / METRICS_FILE, {
-                "method": step.method, "subset": step.subset, "kept": None if spec is None else spec.label,
+                "method": step.method, "subset": step.subset, "kept": kept,
                 "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / len(data.units),
                 "seed": step.seed, "eval": scores})
-            record = finish_step(step.folder, identity, [METRICS_FILE], _run_details(cfg, device, seconds))
+            record = finish_step(step.folder, identity, [METRICS_FILE, PREDICTIONS_FILE],
+                                 _run_details(cfg, device, seconds))
     return {**record, "ran": True}
 
 

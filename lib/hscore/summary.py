@@ -20,13 +20,15 @@ import pandas as pd
 
 from . import paths
 from .config import PairConfig, profile_configs
-from .results import phase1_runs, phase2_results
+from .results import phase1_runs, phase2_results, predictions
+from .stats import compare
 from .tasks import get_task
 from .baselines import BASELINES
 from .subsets import subset_family
 from .store import atomic_write_bytes
 
-METHOD_LABELS = {"full": "full data", "hscore": "H-score", **{b.name: b.label for b in BASELINES.values()}}
+METHOD_LABELS = {"full": "full data", "hscore": "H-score", **{b.name: b.label for b in BASELINES.values()},
+                 "cheaper": "cheaper ticket", "phase1": "full data (phase-1 runs)"}
 FULL_COLUMNS = ("full data (phase-1 runs)", "full data (phase-2 settings)")
 
 
@@ -111,6 +113,60 @@ def cost_table(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.DataF
         "saved per later run (s)": saving,
         "later runs to pay back": cost / saving if saving > 0 else np.inf,
     }])
+
+
+COMPARISON_COLUMNS = ["split", "metric", "subset", "kept", "% of full", "A", "B", "A score", "B score", "A - B",
+                      "95% CI low", "95% CI high", "p", "verdict", "seeds", "examples", "resampled"]
+
+
+def comparison_table(cfg: PairConfig, preds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every comparison the book makes, with its bootstrap interval (``hscore.stats``), on each
+    evaluation split in the task's headline metric: each H-score subset against the full set
+    (phase-2 settings, same seeds) and against each baseline of its size, and the winning ticket
+    against the phase-1 runs (the paper's full-data figure; other seeds, so unpaired).
+    Empty when no run kept its per-example predictions."""
+    preds = predictions(cfg) if preds is None else preds
+    if preds.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    metric = get_task(cfg.task).metric
+    family = subset_family(cfg.runs)
+    sizes = phase2_results(cfg).drop_duplicates(["method", "subset"]).set_index(["method", "subset"])["fraction"]
+    rows = []
+    for split, part in preds.groupby("split", sort=False):
+        runs = {key: frame for key, frame in part.groupby(["method", "subset"])}
+        for i, spec in enumerate(family):
+            ours = runs.get(("hscore", spec.name))
+            if ours is None:
+                continue
+            others = [("full", "full", METHOD_LABELS["full"] + " (phase-2 settings)")]
+            others += [(name, spec.name, f"{METHOD_LABELS[name]}, same size") for name in cfg.baselines]
+            if i == 0:
+                others += [("phase1", "full", "full data (phase-1 runs)"), ("cheaper", spec.name, "cheaper ticket")]
+            for method, subset, label in others:
+                theirs = runs.get((method, subset))
+                if theirs is None:
+                    continue
+                c = compare(ours, theirs, metric)
+                rows.append({"split": split, "metric": metric, "subset": spec.name, "kept": spec.label,
+                             "% of full": 100 * sizes.get(("hscore", spec.name), np.nan),
+                             "A": "winning ticket" if i == 0 else f"H-score {spec.label}", "B": label,
+                             "A score": c.a, "B score": c.b, "A - B": c.diff, "95% CI low": c.low,
+                             "95% CI high": c.high, "p": c.p, "verdict": c.verdict, "seeds": c.seeds,
+                             "examples": c.examples, "resampled": c.resampled})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def conclusions(table: pd.DataFrame) -> list[str]:
+    """One sentence per comparison of the winning ticket, computed from ``comparison_table``."""
+    out = []
+    for _, r in table[table["A"] == "winning ticket"].iterrows():
+        verdict = {"higher": "higher, beyond noise", "lower": "lower, beyond noise",
+                   "within noise": "within noise"}[r["verdict"]]
+        out.append(f"On {r['split']}, the winning ticket ({r['% of full']:.0f}% of the training set) scores "
+                   f"{r['A score']:.1f} against {r['B score']:.1f} for {r['B']}: {r['A - B']:+.1f} points "
+                   f"(95% CI {r['95% CI low']:+.1f} to {r['95% CI high']:+.1f}, {r['seeds']} seed(s) x "
+                   f"{r['examples']} examples resampled), {verdict}.")
+    return out
 
 
 def profile_summary(profile: str, write: bool = True) -> pd.DataFrame:

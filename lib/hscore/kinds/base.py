@@ -13,9 +13,11 @@ A kind answers five questions, and the training loop asks nothing else:
 - ``step(outputs, targets)``: the loss of a training step and, per row of the batch, whether it
   was right (``correct``), the probability it gave its gold target (``gold_prob``) and, where
   small enough to keep, its logits;
-- ``evaluate(model, tokenizer, rows, split, device, precision, head, metric)``: the task's
-  metrics (percentages) on an evaluation split; ``trivial(train, split, head, metric)``: the same
-  metrics for a model that ignores its input (majority class, null answer).
+- ``evaluate_examples(model, tokenizer, rows, split, device, precision, head, metric)``: the
+  task's metrics (percentages) on an evaluation split, and per evaluation example what they are
+  computed from (``ExamplePredictions``: kept with every run, for bootstrap intervals and per-class
+  error rates); ``evaluate`` returns the metrics alone; ``trivial(train, split, head, metric)``:
+  the same metrics for a model that ignores its input (majority class, null answer).
 """
 
 from __future__ import annotations
@@ -190,7 +192,16 @@ class TaskKind:
 
     def evaluate(self, model, tokenizer, rows: Features, split, device: torch.device, precision: str, head: str,
                  metric: str, **options) -> dict[str, float]:
-        """``options``: the task's ``eval_options`` (kind-specific, e.g. ``null_answers`` for QA)."""
+        """The metrics alone (``evaluate_examples``)."""
+        return self.evaluate_examples(model, tokenizer, rows, split, device, precision, head, metric, **options)[0]
+
+    def evaluate_examples(self, model, tokenizer, rows: Features, split, device: torch.device, precision: str,
+                          head: str, metric: str, **options) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """The metrics, and per evaluation example (in the order of ``split``) the arrays they come
+        from: ``example_id``, and ``label`` and ``prediction`` (a class or option) where the kind
+        predicts one, and a value per example (in %) of every metric that is a mean over examples
+        and is not plain accuracy (QA ``f1``, ``exact``; ``row_accuracy`` of option rows).
+        ``options``: the task's ``eval_options`` (kind-specific, e.g. ``null_answers`` for QA)."""
         raise NotImplementedError
 
     def trivial(self, train, split, head: str, metric: str) -> dict[str, float]:

@@ -31,9 +31,10 @@ class Classification(TaskKind):
     def num_logits(self, head: str, num_labels: int) -> int:
         return num_labels
 
-    def evaluate(self, model, tokenizer, rows, split, device, precision, head, metric, **options):
+    def evaluate_examples(self, model, tokenizer, rows, split, device, precision, head, metric, **options):
         predictions = predict_logits(model, tokenizer, rows, device, precision).argmax(-1)
-        return {metric: METRICS[metric](predictions, rows.targets)}
+        return ({metric: METRICS[metric](predictions, rows.targets)},
+                {"example_id": split.ids, "label": rows.targets, "prediction": predictions})
 
     def trivial(self, train, split, head, metric):
         majority = np.bincount(train.labels).argmax()

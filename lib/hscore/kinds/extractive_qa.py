@@ -118,7 +118,8 @@ class ExtractiveQA(TaskKind):
                 starts[p], ends[p] = s[j, :n], e[j, :n]
         return starts, ends
 
-    def evaluate(self, model, tokenizer, rows, split, device, precision, head, metric, null_answers: bool = True):
+    def evaluate_examples(self, model, tokenizer, rows, split, device, precision, head, metric,
+                          null_answers: bool = True):
         """F1 and exact match; with ``null_answers=False`` (a task without unanswerable questions, SQuAD
         v1.1) every question gets its best span, as the v1.1 evaluation does."""
         starts, ends = self.window_logits(model, tokenizer, rows, device, precision)
@@ -128,12 +129,14 @@ class ExtractiveQA(TaskKind):
         return self.score(split, answers)
 
     @staticmethod
-    def score(split, answers: list[str]) -> dict[str, float]:
-        """F1 and exact match (%) of one answer per question of ``split``."""
+    def score(split, answers: list[str]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """F1 and exact match (%) of one answer per question of ``split``, and per question."""
         ids = [str(i) for i in split.ids]
-        result = squad.squad_v2_metric(dict(zip(ids, answers)),
+        exact, f1 = squad.per_question(dict(zip(ids, answers)),
                                        {i: list(a["text"]) for i, a in zip(ids, split["answers"])})
-        return {"f1": result["f1"], "exact": result["exact"]}
+        per = {"example_id": split.ids, "f1": 100.0 * np.array([f1[i] for i in ids], dtype=np.float64),
+               "exact": 100.0 * np.array([exact[i] for i in ids], dtype=np.float64)}
+        return {"f1": float(per["f1"].mean()), "exact": float(per["exact"].mean())}, per
 
     def trivial(self, train, split, head, metric):
-        return self.score(split, [""] * len(split))  # always the null answer
+        return self.score(split, [""] * len(split))[0]  # always the null answer

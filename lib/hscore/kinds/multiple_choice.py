@@ -60,15 +60,20 @@ class MultipleChoice(TaskKind):
     def num_logits(self, head: str, num_labels: int) -> int:
         return 2 if head == "option_rows" else num_labels
 
-    def evaluate(self, model, tokenizer, rows, split, device, precision, head, metric, **options):
+    def evaluate_examples(self, model, tokenizer, rows, split, device, precision, head, metric, **options):
         logits = predict_logits(model, tokenizer, rows, device, precision)
         if head == "multiple_choice":
-            return {"accuracy": accuracy(logits.argmax(-1), rows.targets)}
+            predictions = logits.argmax(-1)
+            return ({"accuracy": accuracy(predictions, rows.targets)},
+                    {"example_id": split.ids, "label": rows.targets, "prediction": predictions})
         k = rows.extra["options"]
         margin = (logits[:, 1] - logits[:, 0]).reshape(-1, k)   # rows are grouped by question, options in order
         gold = rows.targets.reshape(-1, k).argmax(-1)
-        return {"accuracy": accuracy(margin.argmax(-1), gold),
-                "row_accuracy": accuracy(logits.argmax(-1), rows.targets)}
+        row_right = (logits.argmax(-1) == rows.targets).reshape(-1, k)
+        return ({"accuracy": accuracy(margin.argmax(-1), gold),
+                 "row_accuracy": accuracy(logits.argmax(-1), rows.targets)},
+                {"example_id": split.ids, "label": gold, "prediction": margin.argmax(-1),
+                 "row_accuracy": 100.0 * row_right.mean(-1)})
 
     def trivial(self, train, split, head, metric):
         majority = np.bincount(train.labels).argmax()  # the most frequent gold option position

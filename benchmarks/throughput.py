@@ -24,7 +24,7 @@ import torch
 
 from hscore import config, study
 from hscore.device import describe_device, pick_device, versions
-from hscore.models import load_model
+from hscore.models import load_model, non_embedding_parameters
 from hscore.train import fine_tune, training_order
 
 
@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
     sync()
     eval_seconds = time.perf_counter() - start
 
-    non_embedding = sum(p.numel() for name, p in model.named_parameters() if "embeddings" not in name)
+    non_embedding = non_embedding_parameters(model)
     first = data.train.input_ids[0]
     options = len(first) if first and isinstance(first[0], list) else 1  # multiple-choice rows: every option
     tokens = options * padded_tokens(data.train.lengths(), training_order(len(data.train), 1), batch_size)

@@ -13,7 +13,7 @@ from hscore import kinds, tasks
 from hscore.dynamics import TrainingDynamics
 from hscore.errors import ConfigError
 from hscore.kinds import EncodingSettings, multiple_choice
-from hscore.kinds.base import classify_step, pad_batch
+from hscore.kinds.base import Features, classify_step, pad_batch
 from hscore.kinds.classification import Classification
 from hscore.kinds.extractive_qa import ExtractiveQA, window_targets
 from hscore.kinds.multiple_choice import MultipleChoice
@@ -442,3 +442,10 @@ def test_every_kind_trains_records_and_evaluates(kind_name, head, tiny_tokenizer
                 "multiple_choice": {"accuracy"}, "option_rows": {"accuracy", "row_accuracy"}}[head]
     assert set(scores) == expected and all(0 <= v <= 100 for v in scores.values())
     assert set(kind.trivial(split, split, head, "f1" if width == 0 else "accuracy")) == expected
+
+
+def test_features_count_tokens_of_every_option_without_padding():
+    flat = Features([[1, 2, 3], [4]], None, np.zeros(2), np.zeros(2), np.arange(2), np.zeros(2))
+    nested = Features([[[1, 2], [3, 4, 5]], [[6], [7]]], None, np.zeros(2), np.zeros(2), np.arange(2), np.zeros(2))
+    assert (flat.tokens(), nested.tokens()) == (4, 7)
+    assert flat.lengths().tolist() == [3, 1] and nested.lengths().tolist() == [3, 1]

@@ -69,6 +69,10 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
             np.testing.assert_array_equal(f["target"], f["label"])    # classification: the target is the class
             np.testing.assert_array_equal(f["correct"], f["logits"].argmax(-1) == f["target"][None])
 
+    data = study.prepared(cfg)   # FLOPs: 6 per non-embedding parameter and trained token, 2 per evaluated token
+    params = models.non_embedding_parameters(models.load_model(cfg.checkpoint, data.head, 2, 0, 0))
+    assert step["flops"] == 6 * params * data.train.tokens() * cfg.phase1.epochs + 2 * params * data.evals[
+        "validation"].tokens() > 0
     assert not (pair / "manifest.json").exists()   # gathered from the steps' records on read
     manifest = results.manifest(cfg)
     assert manifest["config"] == cfg.to_dict() and manifest["ignored"] == []

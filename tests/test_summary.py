@@ -17,7 +17,8 @@ from hscore.plan import Step  # noqa: E402
 
 def _rows(method, subset, kept, size, scores, metric="accuracy"):
     return [{"method": method, "subset": subset, "kept": kept, "size": size, "fraction": size / 100, "seed": s,
-             "split": "validation", "metric": metric, "score": v, "wall_seconds": 1.0} for s, v in zip((1, 2), scores)]
+             "split": "validation", "metric": metric, "score": v, "wall_seconds": 1.0, "flops": size * 1e13}
+            for s, v in zip((1, 2), scores)]
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def _phase1_runs(cfg, scores):
     """Finished scoring runs as run_phase1 records them (step.json with the evaluation scores)."""
     for r, (seed, score) in enumerate(zip(cfg.phase1.seeds, scores)):
         store.atomic_write_json(paths.phase1_run_dir(cfg.results_dir, r) / "step.json", {
-            "run": r, "seed": seed, "wall_seconds": 2.0, "device": "cpu",
+            "run": r, "seed": seed, "wall_seconds": 2.0, "flops": 3e15, "device": "cpu",
             "identity": Step(cfg, "score", run=r, seed=seed).settings(),
             "eval": {"validation": {"accuracy": score, "row_accuracy": 0.0}}})
 
@@ -111,6 +112,7 @@ def test_cost_table_from_recorded_wall_times(results, tiny_config):
     row = summary.cost_table(cfg, results).iloc[0]
     assert row["scoring runs"] == 3 and row["scoring (s)"] == pytest.approx(6.0)
     assert row["saved per later run (s)"] == 0 and row["later runs to pay back"] == np.inf
+    assert (row["scoring (PFLOP)"], row["full-set run (PFLOP)"], row["ticket run (PFLOP)"]) == pytest.approx((9, 1, 0.3))
     faster = results.assign(wall_seconds=np.where(results["method"] == "full", 4.0, 1.0))
     row = summary.cost_table(cfg, faster).iloc[0]
     assert row["saved per later run (s)"] == pytest.approx(3.0) and row["later runs to pay back"] == pytest.approx(2.0)

@@ -90,6 +90,11 @@ def load_model(checkpoint: str, head: str, num_labels: int, seed: int, pad_token
     return model
 
 
+def non_embedding_parameters(model) -> int:
+    """Parameters outside the embeddings, the count FLOP estimates use (6 x this per trained token)."""
+    return sum(p.numel() for name, p in model.named_parameters() if "embeddings" not in name)
+
+
 def _unavailable(checkpoint: str, e: Exception) -> DataUnavailableError:
     return DataUnavailableError(
         f"could not load the model {checkpoint!r} ({type(e).__name__}: {e}). Hub checkpoints need network "

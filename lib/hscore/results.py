@@ -22,8 +22,9 @@ from .plan import Step, pair_steps
 from .store import STEP_FILE, read_record, settings_diff
 
 METRICS_FILE = paths.METRICS_FILE
-PHASE1_COLUMNS = ["run", "seed", "split", "metric", "score", "wall_seconds", "device"]
-PHASE2_COLUMNS = ["method", "subset", "kept", "size", "fraction", "seed", "split", "metric", "score", "wall_seconds"]
+PHASE1_COLUMNS = ["run", "seed", "split", "metric", "score", "wall_seconds", "flops", "device"]
+PHASE2_COLUMNS = ["method", "subset", "kept", "size", "fraction", "seed", "split", "metric", "score", "wall_seconds",
+                  "flops"]
 
 
 def _runs(cfg: PairConfig, stage: str) -> list[Step]:
@@ -70,7 +71,7 @@ def phase1_runs(cfg: PairConfig) -> pd.DataFrame:
         rec = current_record(step)
         if rec is not None:
             rows += [{"run": step.run, "seed": rec["seed"], "split": split, "metric": metric, "score": score,
-                      "wall_seconds": rec["wall_seconds"], "device": rec["device"]}
+                      "wall_seconds": rec["wall_seconds"], "flops": rec.get("flops"), "device": rec["device"]}
                      for split, scores in rec["eval"].items() for metric, score in scores.items()]
     return pd.DataFrame(rows, columns=PHASE1_COLUMNS)
 
@@ -94,7 +95,7 @@ def phase2_results(cfg: PairConfig) -> pd.DataFrame:
         m = json.loads((step.folder / METRICS_FILE).read_text())
         rows += [{"method": m["method"], "subset": m["subset"], "kept": m["kept"], "size": m["size"],
                   "fraction": m["fraction"], "seed": m["seed"], "split": split, "metric": metric, "score": score,
-                  "wall_seconds": rec.get("wall_seconds")}
+                  "wall_seconds": rec.get("wall_seconds"), "flops": rec.get("flops")}
                  for split, scores in m["eval"].items() for metric, score in scores.items()]
     return pd.DataFrame(rows, columns=PHASE2_COLUMNS)
 

@@ -25,7 +25,7 @@ from .device import describe_device, pick_device, versions
 from .dynamics import TrainingDynamics
 from .errors import MissingResultError
 from .kinds import EncodingSettings, Features, TaskKind, get_kind
-from .models import load_model, load_tokenizer, model_type
+from .models import load_model, load_tokenizer, model_type, non_embedding_parameters
 from .plan import Step, pair_steps
 from .paths import METRICS_FILE, PREDICTIONS_FILE, RUN_FILE
 from .results import phase2_results
@@ -144,11 +144,14 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                                                        cfg.precision, data.head, data.task.metric,
                                                        **data.task.eval_options)
                      for name, rows_ in data.evals.items()}
+    params = non_embedding_parameters(model)
     del model
     scores = {name: metrics for name, (metrics, _) in evaluated.items()}
     per_example = {f"{name}|{field}": np.asarray(values) for name, (_, arrays) in evaluated.items()
                    for field, values in arrays.items()}
-    return dyn, scores, per_example, timer.seconds
+    # The usual estimate: 6 FLOPs per non-embedding parameter and trained token, 2 per evaluated token.
+    flops = 6 * params * train.tokens() * hp.epochs + 2 * params * sum(r.tokens() for r in data.evals.values())
+    return dyn, scores, per_example, timer.seconds, float(flops)
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -182,18 +185,18 @@ def run_step(step: Step, data: PairData | None = None, wait: bool = True) -> dic
         if record is not None:
             return {**record, "ran": False}
         if step.stage == "score":
-            dyn, scores, per_example, seconds = _fine_tune_run(data, rows, "phase1", step.seed, device, record=True,
-                                                               desc=step.describe())
+            dyn, scores, per_example, seconds, flops = _fine_tune_run(data, rows, "phase1", step.seed, device,
+                                                                      record=True, desc=step.describe())
             dyn.save(step.folder / RUN_FILE)
             atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
             record = finish_step(step.folder, identity, [RUN_FILE, PREDICTIONS_FILE],
-                                 _run_details(cfg, device, seconds, run=step.run, seed=step.seed, eval=scores,
-                                              data=data.describe()))
+                                 _run_details(cfg, device, seconds, flops=flops, run=step.run, seed=step.seed,
+                                              eval=scores, data=data.describe()))
         elif len(rows) == 0:  # an empty subset (every H value it keeps is absent): recorded, not trained
             record = finish_step(step.folder, identity, [], _run_details(cfg, device, 0.0, empty=True))
         else:
-            _, scores, per_example, seconds = _fine_tune_run(data, rows, "phase2", step.seed, device, record=False,
-                                                             desc=step.describe())
+            _, scores, per_example, seconds, flops = _fine_tune_run(data, rows, "phase2", step.seed, device,
+                                                                    record=False, desc=step.describe())
             atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
             spec = next((s for s in subset_family(cfg.runs) if s.name == step.subset), None)
             kept = None if spec is None else spec.label
@@ -205,7 +208,7 @@ def run_step(step: Step, data: PairData | None = None, wait: bool = True) -> dic
                 "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / len(data.units),
                 "seed": step.seed, "eval": scores})
             record = finish_step(step.folder, identity, [METRICS_FILE, PREDICTIONS_FILE],
-                                 _run_details(cfg, device, seconds))
+                                 _run_details(cfg, device, seconds, flops=flops))
     return {**record, "ran": True}
 
 

@@ -90,7 +90,9 @@ def pair_summary(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.Dat
 
 def cost_table(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.DataFrame:
     """What the method costs on this machine and when it pays for itself, from the recorded wall
-    times (evaluation included, as every run records it).
+    times (evaluation included, as every run records it), and in FLOPs estimated from the tokens and
+    the model's non-embedding parameters (6 per parameter and trained token, 2 per evaluated one),
+    which carry to other hardware.
 
     The scoring is the R phase-1 runs on the full set; a later fine-tuning run on the winning ticket
     instead of the full set (both at the phase-2 settings; mean over seeds) saves the difference,
@@ -106,12 +108,16 @@ def cost_table(cfg: PairConfig, results: pd.DataFrame | None = None) -> pd.DataF
     on_ticket = runs.loc[(runs["method"] == "hscore") & (runs["subset"] == ticket)]
     saving = full - on_ticket["wall_seconds"].mean()
     cost = scoring["wall_seconds"].sum()
+    pflop = lambda frame: pd.to_numeric(frame["flops"], errors="coerce") / 1e15   # NaN for older records
     return pd.DataFrame([{
         "model": cfg.model, "task": cfg.task, "scoring runs": len(scoring), "scoring (s)": cost,
         "full-set run (s)": full, "ticket run (s)": on_ticket["wall_seconds"].mean(),
         "ticket % of full": 100 * on_ticket["fraction"].mean() if len(on_ticket) else np.nan,
         "saved per later run (s)": saving,
         "later runs to pay back": cost / saving if saving > 0 else np.inf,
+        "scoring (PFLOP)": pflop(scoring).sum(min_count=len(scoring)),
+        "full-set run (PFLOP)": pflop(runs[runs["method"] == "full"]).mean(),
+        "ticket run (PFLOP)": pflop(on_ticket).mean(),
     }])
 
 

@@ -79,6 +79,13 @@ class Features:
                         self.labels[positions], self.example_id[positions], self.feature[positions],
                         pick(self.offsets), self.extra)
 
+    def tokens(self) -> int:
+        """Tokens in all rows, every option of a multiple-choice row counted, padding not."""
+        first = self.input_ids[0] if len(self.input_ids) else []
+        if first and isinstance(first[0], list):
+            return int(sum(len(s) for seqs in self.input_ids for s in seqs))
+        return int(sum(len(s) for s in self.input_ids))
+
     def lengths(self) -> np.ndarray:
         """Tokens per row (the longest option for multiple-choice rows)."""
         first = self.input_ids[0] if len(self.input_ids) else []

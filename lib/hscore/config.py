@@ -182,10 +182,11 @@ class ClusterConfig(_Strict):
 
 
 class ProfileEntry(_Strict):
+    extends: str | None = None   # another profile: its settings, cluster and pairs, overridden by these
     description: str = ""
     settings: dict[str, Any] = Field(default_factory=dict)
     cluster: dict[str, Any] = Field(default_factory=dict)  # overrides of the study's cluster section
-    pairs: Annotated[list[PairEntry], Field(min_length=1)]
+    pairs: Annotated[list[PairEntry], Field(min_length=1)] | None = None  # None: the extended profile's
 
 
 class StudyFile(_Strict):
@@ -195,6 +196,7 @@ class StudyFile(_Strict):
     defaults: dict[str, Any]
     profiles: Annotated[dict[str, ProfileEntry], Field(min_length=1)]
     cluster: dict[str, Any] = Field(default_factory=dict)
+    tasks: dict[str, Any] = Field(default_factory=dict)   # tasks declared as data (hscore.declared)
 
 
 def _where(loc: tuple) -> str:
@@ -265,6 +267,15 @@ def load_study(path: Path | str | None = None) -> dict:
         StudyFile.model_validate(study)
     except ValidationError as e:
         raise _one_line(e, lambda loc: f"{path.name}: {_where(loc)}") from None
+    from .declared import parse_spec
+    from .tasks import TASKS
+
+    for name, raw in (study.get("tasks") or {}).items():
+        if name in TASKS:
+            raise ConfigError(f"tasks.{name}: a built-in task has this name; give yours another")
+        parse_spec(name, raw)
+    for name in study["profiles"]:
+        _profile(study, name)   # extends chains resolve, every profile has pairs
     return study
 
 
@@ -272,10 +283,35 @@ def profiles(study: dict | None = None) -> list[str]:
     return list((study or load_study())["profiles"])
 
 
+def _chain(study: dict, profile: str) -> list[dict]:
+    """(name, entry) of the profile and of the profiles it extends, the furthest ancestor first."""
+    chain, name = [], profile
+    while name is not None:
+        if name not in study["profiles"]:
+            known = ", ".join(study["profiles"])
+            raise UnknownNameError(f"unknown profile {name!r}" + (f" (extended by {chain[-1][0]!r})" if chain else "")
+                                   + f"; the study defines: {known}")
+        if name in [n for n, _ in chain]:
+            raise ConfigError(f"profiles.{profile}: `extends` goes round in a circle ({' -> '.join(n for n, _ in chain)}"
+                              f" -> {name})")
+        chain.append((name, study["profiles"][name]))
+        name = study["profiles"][name].get("extends")
+    return list(reversed(chain))
+
+
 def _profile(study: dict, profile: str) -> dict:
-    if profile not in study["profiles"]:
-        raise UnknownNameError(f"unknown profile {profile!r}; the study defines: {', '.join(study['profiles'])}")
-    return study["profiles"][profile]
+    """A profile with what it extends folded in: settings and cluster merged (its own win), its own
+    pairs or else the extended profile's, its own description or else the extended one's."""
+    chain = _chain(study, profile)
+    out = {"description": "", "settings": {}, "cluster": {}, "pairs": None, "layers": []}
+    for name, entry in chain:
+        out["description"] = entry.get("description") or out["description"]
+        out["cluster"] = {**out["cluster"], **(entry.get("cluster") or {})}
+        out["pairs"] = entry.get("pairs") or out["pairs"]
+        out["layers"].append((name, entry.get("settings")))
+    if not out["pairs"]:
+        raise ConfigError(f"profiles.{profile} has no pairs (list them, or extend a profile that has)")
+    return out
 
 
 def pairs(profile: str, study: dict | None = None) -> list[tuple[str, str]]:
@@ -304,25 +340,29 @@ def parse_pair(text: str) -> tuple[str, str]:
     return model, task
 
 
-def pair_config(profile: str, model: str, task: str, study: dict | None = None) -> PairConfig:
-    """Resolve and validate the configuration of one model-task pair of a profile."""
-    from .tasks import TASKS  # the registry validates task names
+def pair_config(profile: str, model: str, task: str, study: dict | None = None, listed: bool = True) -> PairConfig:
+    """Resolve and validate the configuration of one model-task pair of a profile. With
+    ``listed=False`` the pair need not be one of the profile's (``hscore prune`` on your own task):
+    it gets the profile's settings, and its own where the profile lists it."""
+    from .tasks import get_task  # the registry (and the study's declared tasks) validates task names
 
     study = study or load_study()
     prof = _profile(study, profile)
     if model not in study["models"]:
         raise UnknownNameError(f"unknown model {model!r}; study.yaml defines: {', '.join(study['models'])}")
-    if task not in TASKS:
-        raise UnknownNameError(f"unknown task {task!r}; the registry has: {', '.join(TASKS)}")
+    get_task(task, study)
     index, entry = next(((i, p) for i, p in enumerate(prof["pairs"]) if (p["model"], p["task"]) == (model, task)),
                         (None, None))
-    if entry is None:
-        listed = ", ".join(f"{m}/{t}" for m, t in pairs(profile, study))
-        raise UnknownNameError(f"profile {profile!r} has no pair {model}/{task}; it has: {listed}")
+    if entry is None and listed:
+        names = ", ".join(f"{m}/{t}" for m, t in pairs(profile, study))
+        raise UnknownNameError(f"profile {profile!r} has no pair {model}/{task}; it has: {names}")
     origin: dict[tuple, str] = {}
-    settings = _merge(study["defaults"], prof.get("settings"), f"profiles.{profile}.settings", origin)
-    settings = _merge(settings, entry.get("settings"),
-                      f"profiles.{profile}.pairs[{index}].settings ({model}/{task})", origin)
+    settings = study["defaults"]
+    for name, layer in prof["layers"]:   # the extended profiles' settings first
+        settings = _merge(settings, layer, f"profiles.{name}.settings", origin)
+    if entry is not None:
+        settings = _merge(settings, entry.get("settings"),
+                          f"profiles.{profile}.pairs[{index}].settings ({model}/{task})", origin)
 
     def where(loc: tuple) -> str:
         for n in range(len(loc), 0, -1):  # the deepest key path some layer wrote

@@ -62,3 +62,7 @@ class StepFailedError(HScoreError, RuntimeError):
 
 class SlurmUnavailableError(HScoreError, RuntimeError):
     """The Slurm executor was asked for on a machine without Slurm's commands."""
+
+
+class DataError(HScoreError, ValueError):
+    """A task's data cannot be used as it is (missing file or column, empty texts, one class, ...)."""

@@ -70,7 +70,7 @@ class PairData:
     def describe(self) -> dict:
         """What the scoring runs see, recorded with each of them."""
         return {"head": self.head, "train_rows": len(self.train), "train_examples": len(self.splits["train"]),
-                "trivial": self.trivial}
+                "labels": list(self.task.label_names), "trivial": self.trivial}
 
 
 def prepare(cfg: PairConfig) -> PairData:

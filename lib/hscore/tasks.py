@@ -115,6 +115,7 @@ class Task:
     load: Callable[[int], dict[str, Split]]  # data_seed -> {"train": ..., each eval split: ...}
     source: str                              # where the data comes from, for the book
     eval_options: dict = field(default_factory=dict)  # kind-specific evaluation options (QA: null_answers)
+    declared: tuple | None = None            # (TaskSpec, base folder) of a task declared as data (hscore.declared)
 
     @property
     def num_labels(self) -> int:
@@ -305,12 +306,32 @@ TASKS: dict[str, Task] = {
 }
 
 
-def get_task(name: str) -> Task:
+_DECLARED: dict[str, Task] = {}   # tasks declared as data, built once per process (hscore.declared)
+
+
+def register(task: Task) -> Task:
+    """Make a task built at run time (``hscore prune --file``) known to ``get_task`` in this process."""
+    _DECLARED[task.name] = task
+    return task
+
+
+def get_task(name: str, study: dict | None = None) -> Task:
+    """A built-in task, or one declared in the ``tasks:`` section of ``study.yaml``."""
     from .errors import UnknownNameError
 
-    if name not in TASKS:
-        raise UnknownNameError(f"unknown task {name!r}; the registry has: {', '.join(TASKS)}")
-    return TASKS[name]
+    if name in TASKS:
+        return TASKS[name]
+    if name in _DECLARED:
+        return _DECLARED[name]
+    from . import config, paths
+    from .declared import declared_task, parse_spec
+
+    study = study or config.load_study()
+    declared = study.get("tasks") or {}
+    if name not in declared:
+        raise UnknownNameError(f"unknown task {name!r}; built in: {', '.join(TASKS)}"
+                               + (f"; declared in study.yaml: {', '.join(declared)}" if declared else ""))
+    return register(declared_task(name, parse_spec(name, declared[name]), paths.study_file().parent))
 
 
 def load_splits(task: Task, train_cap: int | None, eval_cap: int | None, data_seed: int) -> dict[str, Split]:

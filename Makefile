@@ -6,6 +6,7 @@
 PROFILE ?= default
 EXECUTOR ?= local
 JOBS ?= auto
+MODEL ?= minilm
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -14,7 +15,7 @@ ifdef ALLOW_CPU
 export HSCORE_ALLOW_CPU := $(ALLOW_CPU)
 endif
 
-.PHONY: help venv reproduce plan run execute book test test-fast lab benchmark pairs clean-results clean-book clean distclean
+.PHONY: help venv reproduce plan run score prune execute book test test-fast lab benchmark pairs clean-results clean-book clean distclean
 
 help:
 	@sed -n '2,4p' Makefile; echo; grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -38,6 +39,13 @@ plan: venv  ## validate PROFILE and list its steps with their state
 
 run: venv  ## run the plan of PROFILE without notebooks (EXECUTOR, JOBS)
 	$(BIN)/python -m hscore run --profile $(PROFILE) --executor $(EXECUTOR) --jobs $(JOBS)
+
+score: venv  ## phase 1 of PROFILE alone (scoring runs and subsets), then the H histograms
+	$(BIN)/python -m hscore score --profile $(PROFILE) --executor $(EXECUTOR) --jobs $(JOBS)
+
+prune: venv  ## your own data: TASK=name (study.yaml tasks:) or FILE=f TEXT=col LABEL=col, MODEL=minilm
+	$(BIN)/python -m hscore prune --profile $(PROFILE) --model $(MODEL) --jobs $(JOBS) \
+	  $(if $(FILE),--file $(FILE) $(foreach t,$(TEXT),--text $(t)) --label $(LABEL),--task $(TASK)) $(ARGS)
 
 execute: venv  ## only the papermill runs of PROFILE
 	$(BIN)/python -m hscore execute --profile $(PROFILE)

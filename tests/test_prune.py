@@ -246,3 +246,19 @@ def test_score_runs_phase_1_alone(study_file, capsys):
     assert "tiny-bert/rotten_tomatoes: H histogram H=0:" in out and "remove-0-3" in out
     cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
     assert results.phase2_results(cfg).empty and len(selection.load_scores(cfg)) == 40
+
+
+def test_a_hub_dataset_declared_as_data(monkeypatch):
+    """The same path as the built-in SST-2/MNLI/SNLI: a Hub dataset, mocked here (no network)."""
+    import datasets
+
+    rows = _reviews(30)
+    fake = {"train": rows.iloc[:24].to_dict("list"), "dev": rows.iloc[24:].to_dict("list")}
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, **kw: fake)
+    spec = parse_spec("hubby", {"hub": {"path": "someone/reviews", "eval": ["dev"]}, "text": "review",
+                                "label": "stars"})
+    task = declared.declared_task("hubby", spec, None)
+    splits = task.load(0)
+    assert task.eval_splits == ("dev",) and set(splits) == {"train", "dev"} and task.label_names == ("bad", "good", "ok")
+    assert splits["dev"].ids.tolist() == list(range(6)) and len(splits["train"]) == 24
+    assert tasks.get_task("sst2").declared[0].hub.path == "nyu-mll/glue"

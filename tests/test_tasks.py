@@ -248,12 +248,14 @@ def hub(monkeypatch):
 def test_snli_loader_drops_unlabelled_and_keeps_test(hub):
     part = lambda labels: {"premise": [f"p{i}" for i in range(len(labels))],
                            "hypothesis": [f"h{i}" for i in range(len(labels))], "label": labels}
-    hub.fake["stanfordnlp/snli"] = {"train": part([0, -1, 2, 1]), "test": part([-1, 1]), "validation": part([2])}
+    hub.fake["stanfordnlp/snli"] = {"train": part([0, -1, 2, 1] + [0, 1] * 10), "test": part([-1, 1]),
+                                    "validation": part([2])}
     splits = tasks.get_task("snli").load(0)
     assert hub.calls == [("stanfordnlp/snli", None)]
     assert set(splits) == {"train", "test", "validation"} and tasks.TASKS["snli"].eval_splits == ("test", "validation")
-    assert splits["train"].ids.tolist() == [0, 2, 3] and splits["train"].labels.tolist() == [0, 2, 1]
-    assert splits["train"].text_a == ["p0", "p2", "p3"] and splits["train"].text_b == ["h0", "h2", "h3"]
+    assert splits["train"].ids.tolist()[:3] == [0, 2, 3] and splits["train"].labels.tolist()[:3] == [0, 2, 1]
+    assert len(splits["train"]) == 23 and tasks.TASKS["snli"].declared is not None   # declared as data
+    assert splits["train"].text_a[:3] == ["p0", "p2", "p3"] and splits["train"].text_b[:3] == ["h0", "h2", "h3"]
     assert splits["test"].ids.tolist() == [1] and splits["test"].text_a == ["p1"]
     assert len(splits["validation"]) == 1
 

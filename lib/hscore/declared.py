@@ -16,9 +16,13 @@ declaration from the command line)::
         encoding: utf-8               # of CSV/TSV/JSON files
         drop_empty: false             # true: drop rows whose text is empty, and say how many
       glue_sst2:
-        hub: {path: nyu-mll/glue, name: sst2, train: train, validation: validation}
+        hub: {path: nyu-mll/glue, name: sst2, train: train, eval: [validation]}
         text: sentence
         label: label
+        labels: [negative, positive]  # integer labels are ids into these names
+
+The paper's classification tasks (SST-2, MNLI, SNLI) are declared the same way, in
+``hscore.tasks``: one path for built-in and user tasks.
 
 Labels: declared ``labels`` fix the order (label id = position in the list); otherwise the
 distinct values are sorted (numerically when all are integers, else as text), so the same file
@@ -53,7 +57,7 @@ class HubSource(BaseModel):
     path: str
     name: str | None = None
     train: str = "train"
-    validation: str | None = "validation"   # None: split off validation_fraction of train
+    eval: list[str] = ["validation"]   # evaluation splits, reported in this order; []: split off train
 
 
 class TaskSpec(BaseModel):
@@ -72,6 +76,7 @@ class TaskSpec(BaseModel):
     validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
     encoding: str = "utf-8"
     drop_empty: bool = False
+    drop_labels: list[int | str] = []   # rows with these label values are dropped (SNLI: -1, no gold label)
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -151,12 +156,12 @@ def _rows(rows: np.ndarray, limit: int = 5) -> str:
 
 
 def _clean_texts(frame: pd.DataFrame, spec: TaskSpec, where: str, notes: list[str]) -> pd.DataFrame:
-    empty = np.zeros(len(frame), dtype=bool)
+    empty = np.ones(len(frame), dtype=bool)   # a row is empty when all its texts are (a pair may have one)
     for column in spec.text_columns:
         values = frame[column]
-        empty |= values.isna().to_numpy() | values.astype(str).str.strip().eq("").to_numpy()
+        empty &= values.isna().to_numpy() | values.astype(str).str.strip().eq("").to_numpy()
     if empty.any():
-        rows = np.flatnonzero(empty)
+        rows = frame.index.to_numpy()[empty]   # row numbers in the file
         if not spec.drop_empty:
             raise DataError(f"{where}: {len(rows)} row(s) with an empty text (rows {_rows(rows)}, 0-based, header "
                             "excluded); fill them, or drop them with `drop_empty: true` (--drop-empty)")
@@ -166,13 +171,26 @@ def _clean_texts(frame: pd.DataFrame, spec: TaskSpec, where: str, notes: list[st
 
 @dataclass(frozen=True)
 class DeclaredData:
-    """A declared task's data: the original tables (train and validation) and the label mapping."""
+    """A declared task's data: the original tables (train and evaluation splits) and the label mapping."""
 
-    train: pd.DataFrame          # original columns; index = row number in its file
-    validation: pd.DataFrame
+    train: pd.DataFrame          # original columns; index = row number in its file (or Hub split)
+    evals: dict[str, pd.DataFrame]  # evaluation splits by name ("validation" for files)
     label_names: tuple[str, ...]
     fmt: str                     # the input's format: subsets are written in it
     notes: tuple[str, ...]       # what was done to the data (rows dropped)
+
+    @property
+    def validation(self) -> pd.DataFrame:
+        return next(iter(self.evals.values()))
+
+
+def eval_splits(spec: TaskSpec) -> tuple[str, ...]:
+    """The evaluation splits a declared task reports, in order."""
+    return tuple(spec.hub.eval) if spec.hub is not None and spec.hub.eval else ("validation",)
+
+
+def _frame(part) -> pd.DataFrame:
+    return part.to_pandas() if hasattr(part, "to_pandas") else pd.DataFrame(dict(part))
 
 
 def _label_strings(values: pd.Series) -> pd.Series:
@@ -226,9 +244,8 @@ def load_declared(name: str, spec: TaskSpec, base_dir: Path, seed: int) -> Decla
         from .tasks import _load_hub
 
         ds = _load_hub(spec.hub.path, spec.hub.name)
-        tables = {"train": ds[spec.hub.train].to_pandas()}
-        if spec.hub.validation is not None:
-            tables["validation"] = ds[spec.hub.validation].to_pandas()
+        tables = {"train": _frame(ds[spec.hub.train])}
+        tables.update({split: _frame(ds[split]) for split in spec.hub.eval})
         fmt, where = "parquet", f"{spec.hub.path}"
     else:
         first = base_dir / (spec.file or spec.train_file)
@@ -238,11 +255,17 @@ def load_declared(name: str, spec: TaskSpec, base_dir: Path, seed: int) -> Decla
             tables["validation"] = read_table(base_dir / spec.validation_file, spec.encoding)
     for part, frame in tables.items():
         _check_columns(frame, spec, f"{where} ({part})")
+        if spec.drop_labels:
+            dropped = _label_strings(frame[spec.label]).isin([str(v) for v in spec.drop_labels]).to_numpy()
+            if dropped.any():
+                notes.append(f"{dropped.sum()} row(s) of {part} labelled {', '.join(map(str, spec.drop_labels))} "
+                             "dropped")
+            frame = frame.loc[~dropped]
         missing = frame[spec.label].isna().to_numpy()
         if missing.any():
             raise DataError(f"{where} ({part}): {missing.sum()} row(s) without a label (rows "
-                            f"{_rows(np.flatnonzero(missing))}); label them or remove them")
-        tables[part] = _clean_texts(frame.reset_index(drop=True), spec, f"{where} ({part})", notes)
+                            f"{_rows(frame.index.to_numpy()[missing])}); label them or remove them")
+        tables[part] = _clean_texts(frame, spec, f"{where} ({part})", notes)
     if spec.id is not None:
         ids = pd.concat([t[spec.id] for t in tables.values()])
         dup = ids[ids.duplicated(keep=False)]
@@ -254,7 +277,7 @@ def load_declared(name: str, spec: TaskSpec, base_dir: Path, seed: int) -> Decla
     if len(set(train_labels)) < 2:
         raise DataError(f"{where}: every training example has the label {train_labels.iloc[0]!r}; a classifier "
                         "needs at least two classes")
-    if "validation" not in tables:
+    if len(tables) == 1:
         counts = train_labels.value_counts()
         small = counts[counts < 2]
         if len(small):
@@ -267,40 +290,45 @@ def load_declared(name: str, spec: TaskSpec, base_dir: Path, seed: int) -> Decla
         whole = tables["train"]
         tables = {"train": whole.iloc[train_pos], "validation": whole.iloc[val_pos]}
     else:
-        val_labels = set(label_ids(tables["validation"][spec.label], names, f"{where} (validation)").tolist())
-        unseen = sorted(names[i] for i in val_labels - set(label_ids(tables["train"][spec.label], names, where)))
-        if unseen:
-            raise DataError(f"{where}: the validation data has label(s) never seen in training: "
-                            f"{', '.join(unseen)}; a model cannot learn them")
+        seen = set(label_ids(tables["train"][spec.label], names, where).tolist())
+        for part in [p for p in tables if p != "train"]:
+            ids = set(label_ids(tables[part][spec.label], names, f"{where} ({part})").tolist())
+            unseen = sorted(names[i] for i in ids - seen)
+            if unseen:
+                raise DataError(f"{where}: the {part} data has label(s) never seen in training: "
+                                f"{', '.join(unseen)}; a model cannot learn them")
     if len(tables["train"]) < MIN_TRAIN:
         raise DataError(f"{where}: {len(tables['train'])} training examples; at least {MIN_TRAIN} are needed for "
                         "the scoring runs to mean anything")
-    return DeclaredData(tables["train"], tables["validation"], names, fmt, tuple(notes))
+    return DeclaredData(tables["train"], {k: v for k, v in tables.items() if k != "train"}, names, fmt,
+                        tuple(notes))
 
 
 def to_split(data: DeclaredData, part: str, spec: TaskSpec):
     """A ``tasks.Split`` of one part: ids = row numbers in the file, labels = ids of the names."""
     from .tasks import text_split
 
-    frame = data.train if part == "train" else data.validation
+    frame = data.train if part == "train" else data.evals[part]
     labels = label_ids(frame[spec.label], data.label_names, part)
     texts = [frame[c].astype(str).tolist() for c in spec.text_columns]
     return text_split(frame.index.to_numpy(), texts[0], texts[1] if len(texts) > 1 else None, labels)
 
 
-def declared_task(name: str, spec: TaskSpec, base_dir: Path):
-    """A ``tasks.Task`` whose loader reads the declared data (checked on every load)."""
+def declared_task(name: str, spec: TaskSpec, base_dir: Path, source: str | None = None):
+    """A ``tasks.Task`` whose loader reads the declared data (checked on every load). Without
+    declared ``labels`` the data is read once here for its label names (the model head needs them)."""
     from .tasks import Task
 
     def load(seed: int):
         data = load_declared(name, spec, base_dir, seed)
-        return {"train": to_split(data, "train", spec), "validation": to_split(data, "validation", spec)}
+        return {part: to_split(data, part, spec) for part in ("train", *data.evals)}
 
-    # The label names are read from the data once here (the Task needs them to build the model head).
-    data = load_declared(name, spec, base_dir, 0)
-    source = (f"{spec.hub.path}{'/' + spec.hub.name if spec.hub.name else ''} (Hugging Face Hub)" if spec.hub else
-              f"{spec.file or spec.train_file}" + (f" + {spec.validation_file}" if spec.validation_file else ""))
-    if data.notes:
-        source += " (" + "; ".join(data.notes) + ")"
-    return Task(name, "classification", data.label_names, spec.metric, ("validation",), load, source,
+    names, notes = (tuple(spec.labels), ()) if spec.labels is not None else (
+        lambda d: (d.label_names, d.notes))(load_declared(name, spec, base_dir, 0))
+    source = source or (f"{spec.hub.path}{'/' + spec.hub.name if spec.hub.name else ''} (Hugging Face Hub)"
+                        if spec.hub else f"{spec.file or spec.train_file}"
+                        + (f" + {spec.validation_file}" if spec.validation_file else ""))
+    if notes:
+        source += " (" + "; ".join(notes) + ")"
+    return Task(name, "classification", names, spec.metric, eval_splits(spec), load, source,
                 declared=(spec, base_dir))

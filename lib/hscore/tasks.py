@@ -221,19 +221,6 @@ def _hub(path: str, name: str | None, splits: dict[str, str], convert: Callable)
     return {ours: convert(ds[theirs]) for ours, theirs in splits.items()}
 
 
-def _texts(*fields: str) -> Callable:
-    """A classification converter: one text field or a pair; rows without a gold label (-1) dropped."""
-
-    def convert(part) -> Split:
-        labels = np.asarray(part["label"], dtype=np.int64)
-        keep = np.flatnonzero(labels >= 0)  # SNLI marks examples without a gold label with -1
-        split = text_split(np.arange(len(labels)), part[fields[0]], part[fields[1]] if len(fields) > 1 else None,
-                           labels)
-        return split.take(keep) if len(keep) < len(labels) else split
-
-    return convert
-
-
 def _squad(part) -> Split:
     """SQuAD-format QA: question, context, answers (every reference); label 1 when answerable."""
     answers = [{"text": list(a["text"]), "answer_start": [int(x) for x in a["answer_start"]]} for a in part["answers"]]
@@ -252,21 +239,6 @@ def _race(part) -> Split:
                   "options": [list(o) for o in part["options"]]})
 
 
-def load_mnli(seed: int) -> dict[str, Split]:
-    return _hub("nyu-mll/glue", "mnli", {"train": "train", "validation_matched": "validation_matched",
-                                         "validation_mismatched": "validation_mismatched"},
-                _texts("premise", "hypothesis"))
-
-
-def load_sst2(seed: int) -> dict[str, Split]:
-    return _hub("nyu-mll/glue", "sst2", {"train": "train", "validation": "validation"}, _texts("sentence"))
-
-
-def load_snli(seed: int) -> dict[str, Split]:
-    return _hub("stanfordnlp/snli", None, {"train": "train", "test": "test", "validation": "validation"},
-                _texts("premise", "hypothesis"))
-
-
 def load_squad_v2(seed: int) -> dict[str, Split]:
     return _hub("rajpurkar/squad_v2", None, {"train": "train", "validation": "validation"}, _squad)
 
@@ -276,6 +248,16 @@ def load_race(seed: int) -> dict[str, Split]:
 
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
+
+
+def _hub_classification(name: str, path: str, config_name: str | None, text, labels, evals: list[str], source: str,
+                        **extra) -> Task:
+    """A Hub classification task, declared as a user's task is (``hscore.declared``)."""
+    from .declared import HubSource, TaskSpec, declared_task
+
+    spec = TaskSpec(hub=HubSource(path=path, name=config_name, eval=evals), text=text, label="label",
+                    labels=list(labels), **extra)
+    return declared_task(name, spec, Path("."), source)
 
 TASKS: dict[str, Task] = {
     # offline, shipped in PyPI packages
@@ -292,13 +274,14 @@ TASKS: dict[str, Task] = {
                       eval_options={"null_answers": False}),
     "social_iqa": Task("social_iqa", "multiple_choice", ("A", "B", "C"), "accuracy", ("validation",),
                        load_social_iqa, "Social IQa (3 options), shipped in the bigbench 1.0.0 archive"),
-    # the paper's, from the Hugging Face Hub
-    "mnli": Task("mnli", "classification", NLI_LABELS, "accuracy",
-                 ("validation_matched", "validation_mismatched"), load_mnli, "GLUE MNLI (Hugging Face Hub)"),
-    "sst2": Task("sst2", "classification", ("negative", "positive"), "accuracy", ("validation",), load_sst2,
-                 "GLUE SST-2 (Hugging Face Hub)"),
-    "snli": Task("snli", "classification", NLI_LABELS, "accuracy", ("test", "validation"), load_snli,
-                 "SNLI, examples without a gold label dropped (Hugging Face Hub)"),
+    # the paper's, from the Hugging Face Hub; classification declared as data, as a user's task is
+    "mnli": _hub_classification("mnli", "nyu-mll/glue", "mnli", ["premise", "hypothesis"], NLI_LABELS,
+                                ["validation_matched", "validation_mismatched"], "GLUE MNLI (Hugging Face Hub)"),
+    "sst2": _hub_classification("sst2", "nyu-mll/glue", "sst2", "sentence", ("negative", "positive"), ["validation"],
+                                "GLUE SST-2 (Hugging Face Hub)"),
+    "snli": _hub_classification("snli", "stanfordnlp/snli", None, ["premise", "hypothesis"], NLI_LABELS,
+                                ["test", "validation"],
+                                "SNLI, examples without a gold label dropped (Hugging Face Hub)", drop_labels=[-1]),
     "squad_v2": Task("squad_v2", "extractive_qa", QA_LABELS, "f1", ("validation",), load_squad_v2,
                      "SQuAD v2 (Hugging Face Hub)"),
     "race": Task("race", "multiple_choice", RACE_OPTIONS, "accuracy", ("test", "validation"), load_race,

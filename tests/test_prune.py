@@ -266,3 +266,12 @@ def test_a_hub_dataset_declared_as_data(monkeypatch):
     assert task.eval_splits == ("dev",) and set(splits) == {"train", "dev"} and task.label_names == ("bad", "good", "ok")
     assert splits["dev"].ids.tolist() == list(range(6)) and len(splits["train"]) == 24
     assert tasks.get_task("sst2").declared[0].hub.path == "nyu-mll/glue"
+
+
+def test_a_changed_declaration_is_read_again_in_the_same_process(study_file, tmp_path):
+    _declare(study_file, tmp_path)
+    assert tasks.get_task("my_reviews").label_names == ("bad", "good", "ok")
+    assert tasks.get_task("my_reviews") is tasks.get_task("my_reviews")          # built once
+    study_file(lambda d: d.update(tasks={"my_reviews": {"file": "reviews.csv", "text": "review", "label": "stars",
+                                                        "labels": ["ok", "good", "bad"]}}))
+    assert tasks.get_task("my_reviews").label_names == ("ok", "good", "bad")

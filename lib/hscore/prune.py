@@ -66,9 +66,9 @@ def write_pruned(cfg: PairConfig, out: Path | None = None) -> Path:
         write_table(original.iloc[rows], out / f"{name}{ext}", fmt)
         files.append((name + ext, spec.label, len(rows)))
     balance = label_balance(scores, subsets)
+    warnings = vanishing_classes(balance)
     balance = balance.rename(columns={f"label {i} %": f"{n} %" for i, n in enumerate(task.label_names)}
                              | {f"label {i}": n for i, n in enumerate(task.label_names)})
-    warnings = vanishing_classes(label_balance(scores, subsets))
     hist = h_histogram(scores["h"].to_numpy(), cfg.runs)
     lines = [f"# Pruned: {cfg.task} with {cfg.model} (profile {cfg.profile})", "",
              f"Data: {task.source}. {len(scores):,} training examples; R = {cfg.runs} scoring runs of "

@@ -304,17 +304,19 @@ def get_task(name: str, study: dict | None = None) -> Task:
 
     if name in TASKS:
         return TASKS[name]
-    if name in _DECLARED:
-        return _DECLARED[name]
     from . import config, paths
     from .declared import declared_task, parse_spec
 
     study = study or config.load_study()
     declared = study.get("tasks") or {}
-    if name not in declared:
-        raise UnknownNameError(f"unknown task {name!r}; built in: {', '.join(TASKS)}"
-                               + (f"; declared in study.yaml: {', '.join(declared)}" if declared else ""))
-    return register(declared_task(name, parse_spec(name, declared[name]), paths.study_file().parent))
+    if name in declared:  # rebuilt when its declaration (or the study's folder) changed since it was built
+        source = (parse_spec(name, declared[name]), paths.study_file().parent)
+        cached = _DECLARED.get(name)
+        return cached if cached is not None and cached.declared == source else register(declared_task(name, *source))
+    if name in _DECLARED:  # registered at run time (hscore prune --file)
+        return _DECLARED[name]
+    raise UnknownNameError(f"unknown task {name!r}; built in: {', '.join(TASKS)}"
+                           + (f"; declared in study.yaml: {', '.join(declared)}" if declared else ""))
 
 
 def load_splits(task: Task, train_cap: int | None, eval_cap: int | None, data_seed: int) -> dict[str, Split]:

@@ -65,10 +65,10 @@ def write_pruned(cfg: PairConfig, out: Path | None = None) -> Path:
         name = "winning_ticket" if spec.is_winning_ticket else spec.name
         write_table(original.iloc[rows], out / f"{name}{ext}", fmt)
         files.append((name + ext, spec.label, len(rows)))
-    balance = label_balance(scores, subsets)
-    warnings = vanishing_classes(balance)
-    balance = balance.rename(columns={f"label {i} %": f"{n} %" for i, n in enumerate(task.label_names)}
-                             | {f"label {i}": n for i, n in enumerate(task.label_names)})
+    balance = label_balance(scores, subsets).rename(
+        columns={f"label {i} %": f"{n} %" for i, n in enumerate(task.label_names)}
+        | {f"label {i}": n for i, n in enumerate(task.label_names)})
+    warnings = vanishing_classes(balance)   # in the label names
     hist = h_histogram(scores["h"].to_numpy(), cfg.runs)
     lines = [f"# Pruned: {cfg.task} with {cfg.model} (profile {cfg.profile})", "",
              f"Data: {task.source}. {len(scores):,} training examples; R = {cfg.runs} scoring runs of "

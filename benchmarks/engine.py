@@ -8,9 +8,11 @@ alternate (A B C A B C ...) for ``--rounds`` rounds so that the machine's drift 
 script prints the median examples/s of each and its ratio to the Trainer's, and appends a JSON
 record to ``benchmarks/results.jsonl``.
 
-Contenders: ``trainer``; ``ours`` (``hscore.train.fine_tune``, torch's default threads);
-``ours-1thread``; ``ours-2proc``: two runs at once in two processes with one thread each, as
-``hscore run --jobs 2`` runs phase 1 on a 2-core CPU (its examples/s count both runs).
+Contenders: ``trainer``; ``ours`` (``hscore.train.fine_tune`` as the study runs it: padding-free
+when the profile's ``padding_free`` says so, torch's default threads); ``ours-padded`` (the same
+loop on padded batches); ``ours-1thread``; ``ours-2proc``: two runs at once in two processes with
+one thread each, as ``hscore run --jobs 2`` runs phase 1 on a 2-core CPU (its examples/s count
+both runs).
 Needs ``accelerate`` for the Trainer (``pip install -r benchmarks/requirements.txt``).
 
     python benchmarks/engine.py [--profile default] [--pair minilm/rotten_tomatoes] [--examples 480] [--rounds 3]
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from hscore import config, study
+from hscore import config, padding_free, study
 from hscore.device import describe_device, pick_device, versions
 from hscore.models import load_model
 from hscore.train import fine_tune, training_order
@@ -42,10 +44,12 @@ def _prepare(profile: str, pair: str | None, examples: int):
 
 
 def _ours(cfg, data, seed: int) -> float:
-    """Seconds of one epoch of ``fine_tune`` (recording, as phase 1)."""
+    """Seconds of one epoch of ``fine_tune`` (recording, as phase 1), padding-free as ``cfg`` says."""
     device = pick_device()
     num_logits = data.kind.num_logits(data.head, data.task.num_labels)
     model = load_model(cfg.checkpoint, data.head, num_logits, seed, data.tokenizer.pad_token_id)
+    if cfg.padding_free:
+        padding_free.enable(model)
     hp = replace(cfg.phase1, epochs=1)
     start = time.perf_counter()
     fine_tune(model, data.kind, data.tokenizer, data.train, hp, seed=seed, order=training_order(len(data.train), seed),
@@ -135,6 +139,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     cfg, data = _prepare(args.profile, args.pair, args.examples)
     contenders = {"trainer": lambda s: _trainer(cfg, data, s), "ours": lambda s: _ours(cfg, data, s),
+                  "ours-padded": lambda s: _ours(replace(cfg, padding_free=False), data, s),
                   "ours-1thread": lambda s: _ours_1thread(cfg, data, s),
                   "ours-2proc": lambda s: _ours_2proc(args.profile, args.pair, args.examples, s)}
     contenders = {k: v for k, v in contenders.items() if args.only is None or k in args.only}
@@ -150,7 +155,7 @@ def main(argv=None) -> dict:
         print(f"{name:>14}: {rate:6.1f} examples/s" + (f"   {rate / base:.2f}x the Trainer" if base else ""))
     record = {"benchmark": "engine", "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pair": f"{cfg.model}/{cfg.task}",
               "examples": len(data.train), "batch_size": cfg.phase1.batch_size, "max_length": cfg.max_length,
-              "lr": cfg.phase1.lr, "rounds": args.rounds, "device": describe_device(pick_device()),
+              "lr": cfg.phase1.lr, "padding_free": cfg.padding_free, "rounds": args.rounds, "device": describe_device(pick_device()),
               "examples_per_second": {k: round(v, 2) for k, v in rates.items()},
               "seconds": seconds, "versions": versions()}
     with open(args.results, "a") as f:

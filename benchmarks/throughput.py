@@ -3,7 +3,8 @@
 Measures, for a pair of a profile (default: the first pair of ``default``), the examples per second
 of ``hscore.train.fine_tune`` (recording dynamics, as phase 1 does) and of the task kind's
 evaluation, on the pair's real tokenized data (rows: QA windows, multiple-choice questions), on the
-GPU when there is one; also training tokens/s (the padded tokens the model processed) and the model
+GPU when there is one, padding-free when the profile says so (``padding_free``); also training
+tokens/s (the tokens the model processed: padded, or the real ones when padding-free) and the model
 FLOP utilisation: ``6 x non-embedding parameters x tokens`` per second (the usual estimate; it
 leaves out attention scores and the embedding update) against this device's own matmul rate,
 measured here on square matmuls in the training precision. Prints a JSON record and appends it
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from hscore import config, study
+from hscore import config, padding_free, study
 from hscore.device import describe_device, pick_device, versions
 from hscore.models import load_model, non_embedding_parameters
 from hscore.train import fine_tune, training_order
@@ -66,6 +67,7 @@ def main(argv=None) -> dict:
     device = pick_device()
     num_logits = data.kind.num_logits(data.head, data.task.num_labels)
     model = load_model(cfg.checkpoint, data.head, num_logits, 0, data.tokenizer.pad_token_id)
+    unpadded = cfg.padding_free and padding_free.enable(model)
     hp = replace(cfg.phase1, epochs=1, batch_size=batch_size)
 
     def epoch(rows, seed, desc):
@@ -91,7 +93,8 @@ def main(argv=None) -> dict:
     non_embedding = non_embedding_parameters(model)
     first = data.train.input_ids[0]
     options = len(first) if first and isinstance(first[0], list) else 1  # multiple-choice rows: every option
-    tokens = options * padded_tokens(data.train.lengths(), training_order(len(data.train), 1), batch_size)
+    tokens = options * (int(data.train.lengths().sum()) if unpadded else
+                        padded_tokens(data.train.lengths(), training_order(len(data.train), 1), batch_size))
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(cfg.precision, torch.float32) \
         if device.type == "cuda" else torch.float32
     peak = matmul_peak(device, dtype)
@@ -99,7 +102,7 @@ def main(argv=None) -> dict:
         "date": time.strftime("%Y-%m-%d"), "profile": args.profile, "pair": f"{model_id}/{task}",
         "checkpoint": cfg.checkpoint, "device": describe_device(device),
         "precision": cfg.precision if device.type == "cuda" else "fp32",
-        "max_length": cfg.max_length, "batch_size": batch_size,
+        "max_length": cfg.max_length, "batch_size": batch_size, "padding_free": unpadded,
         "mean_tokens": round(float(data.train.lengths().mean()), 1),
         "train_examples_per_s": round(len(data.train) / train_seconds, 1),   # rows per second
         "eval_examples_per_s": round(len(evals) / eval_seconds, 1),

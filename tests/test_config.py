@@ -79,7 +79,7 @@ def test_fixed_schedule_and_score_unit_resolve(study):
 def test_default_profile_merges_nested_settings(study):
     rt = config.pair_config("default", "minilm", "rotten_tomatoes", study)
     bbc = config.pair_config("default", "minilm", "bbc_news", study)
-    assert (rt.train_cap, bbc.train_cap) == (640, 400)   # pair settings
+    assert (rt.train_cap, bbc.train_cap) == (800, 480)   # pair settings
     assert (rt.max_length, bbc.max_length) == (64, 48)   # a pair setting overrides the profile's
     for cfg in (rt, bbc):
         assert cfg.eval_cap == 600                                      # profile settings

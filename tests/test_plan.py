@@ -174,6 +174,15 @@ def test_changed_learning_rate_stops_with_the_settings_that_differ(study_file, c
     assert "lr: 0.0001 -> 0.0003" in err and "hscore clean --profile tiny" in err and err.count("\n") == 1
 
 
+def test_turning_padding_free_off_makes_the_runs_stale(study_file, capsys):
+    study_file()
+    assert main(["run", "--profile", "tiny", "--stage", "score"]) == 0
+    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(padding_free=False))
+    capsys.readouterr()
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "padding_free: True -> False" in err
+
+
 def test_a_baseline_that_needs_logits_is_refused_for_qa_before_training(study_file, capsys, results_dir):
     study_file(lambda d: d["profiles"]["smoke"]["pairs"][2]["settings"].update(baselines=["random", "el2n"]))
     rc, err = _cli(capsys, "run", "--profile", "smoke")

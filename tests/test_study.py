@@ -59,6 +59,7 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
             assert 100 * np.mean(f["validation|prediction"] == f["validation|label"]) == pytest.approx(
                 step["eval"]["validation"]["accuracy"])
         assert step["seed"] == seed and step["run"] == r and step["identity"]["lr"] == cfg.phase1.lr
+        assert step["identity"]["padding_free"] is True and step["padding_free"] is True  # asked for, and applied
         assert set(step["eval"]) == {"validation"} and set(step["eval"]["validation"]) == {"accuracy"}
         with np.load(run / "dynamics.npz") as f:
             assert set(f.files) == {"example_id", "feature", "label", "target", "order", "correct", "gold_prob",

@@ -101,6 +101,8 @@ class PairConfig:
     data_seed: StrictInt          # seeds the caps (and the offline tasks' split)
     precision: StrictStr          # GPU precision; the CPU always trains in fp32
     require_gpu: StrictBool
+    padding_free: StrictBool      # BERT-style encoders compute on real tokens only (hscore.padding_free);
+                                  # same numbers in eval, other dropout draws in training
     baselines: tuple[StrictStr, ...]  # size-matched baselines of phase 2
     phase2_subsets: tuple[StrictStr, ...] | None  # None: every H-score subset; else the names phase 2 trains
     cheaper_ticket: Real | None  # train the ticket of the cheapest (runs, epochs) overlapping this much

@@ -44,7 +44,8 @@ def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
     del hp["seeds"]
     return _plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
                    "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
-                   "data_seed": cfg.data_seed, "precision": cfg.precision, **hp, "seed": seed, **extra})
+                   "data_seed": cfg.data_seed, "precision": cfg.precision, "padding_free": cfg.padding_free,
+                   **hp, "seed": seed, **extra})
 
 
 def _plain(obj):

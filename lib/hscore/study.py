@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import paths
+from . import padding_free, paths
 from .config import PairConfig
 from .device import describe_device, pick_device, versions
 from .dynamics import TrainingDynamics
@@ -135,6 +135,7 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     num_logits = data.kind.num_logits(data.head, data.task.num_labels)
     model = load_model(cfg.checkpoint, data.head, num_logits, seed, data.tokenizer.pad_token_id)
+    unpadded = cfg.padding_free and padding_free.enable(model)
     train = data.train if len(rows) == len(data.train) else data.train.take(rows)
     with Timer() as timer:
         dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
@@ -151,7 +152,7 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                    for field, values in arrays.items()}
     # The usual estimate: 6 FLOPs per non-embedding parameter and trained token, 2 per evaluated token.
     flops = 6 * params * train.tokens() * hp.epochs + 2 * params * sum(r.tokens() for r in data.evals.values())
-    return dyn, scores, per_example, timer.seconds, float(flops)
+    return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded}
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -185,18 +186,18 @@ def run_step(step: Step, data: PairData | None = None, wait: bool = True) -> dic
         if record is not None:
             return {**record, "ran": False}
         if step.stage == "score":
-            dyn, scores, per_example, seconds, flops = _fine_tune_run(data, rows, "phase1", step.seed, device,
-                                                                      record=True, desc=step.describe())
+            dyn, scores, per_example, seconds, engine = _fine_tune_run(data, rows, "phase1", step.seed, device,
+                                                                       record=True, desc=step.describe())
             dyn.save(step.folder / RUN_FILE)
             atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
             record = finish_step(step.folder, identity, [RUN_FILE, PREDICTIONS_FILE],
-                                 _run_details(cfg, device, seconds, flops=flops, run=step.run, seed=step.seed,
+                                 _run_details(cfg, device, seconds, **engine, run=step.run, seed=step.seed,
                                               eval=scores, data=data.describe()))
         elif len(rows) == 0:  # an empty subset (every H value it keeps is absent): recorded, not trained
             record = finish_step(step.folder, identity, [], _run_details(cfg, device, 0.0, empty=True))
         else:
-            _, scores, per_example, seconds, flops = _fine_tune_run(data, rows, "phase2", step.seed, device,
-                                                                    record=False, desc=step.describe())
+            _, scores, per_example, seconds, engine = _fine_tune_run(data, rows, "phase2", step.seed, device,
+                                                                     record=False, desc=step.describe())
             atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
             spec = next((s for s in subset_family(cfg.runs) if s.name == step.subset), None)
             kept = None if spec is None else spec.label
@@ -208,7 +209,7 @@ def run_step(step: Step, data: PairData | None = None, wait: bool = True) -> dic
                 "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / len(data.units),
                 "seed": step.seed, "eval": scores})
             record = finish_step(step.folder, identity, [METRICS_FILE, PREDICTIONS_FILE],
-                                 _run_details(cfg, device, seconds, flops=flops))
+                                 _run_details(cfg, device, seconds, **engine))
     return {**record, "ran": True}
 
 

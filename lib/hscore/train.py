@@ -7,8 +7,9 @@ with linear warmup and linear decay to zero, the gradient norm clipped at ``max_
 (the Hugging Face Trainer's defaults: no warmup, no weight decay, clipping at 1.0). With gradient
 accumulation every micro-batch is a forward pass whose outputs are recorded, and the optimiser
 steps after every ``grad_accum``-th micro-batch, ``(step + 1) % grad_accum == 0``, and after the
-last micro-batch of an epoch. The logits a training step computes anyway (train mode, dropout on,
-before that step's update) give, for each row of the batch, whether it was right and the
+last micro-batch of an epoch. On a CPU the word-embedding gradient is kept in one buffer
+(``hscore.embedding_grad``); a padding-free model (``hscore.padding_free``) trains here unchanged.
+The logits a training step computes anyway (train mode, dropout on, before that step's update) give, for each row of the batch, whether it was right and the
 probability of its target: that is the whole recording.
 """
 
@@ -22,6 +23,7 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from . import embedding_grad
 from .config import PhaseConfig
 from .dynamics import RunDynamics
 from .errors import DivergenceError, NonFiniteLossError
@@ -113,6 +115,8 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
         raise ValueError("order must be a permutation of the training rows")
     micro = math.ceil(n / hp.batch_size)
     model.to(device).train()
+    if device.type == "cpu":
+        embedding_grad.keep(model.get_input_embeddings())
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.lr, betas=tuple(hp.adam_betas), eps=hp.adam_eps,
                                   weight_decay=hp.weight_decay, fused=True)

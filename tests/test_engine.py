@@ -2,7 +2,7 @@
 gradient kept in one buffer (``hscore.embedding_grad``).
 
 Both must leave the numbers alone: a padding-free model predicts what the padded one predicts (every
-task kind, BERT and RoBERTa), trains to the same correctness flags when dropout is off, and a run
+task kind; BERT, RoBERTa, XLM-R and ELECTRA), trains to the same correctness flags when dropout is off, and a run
 with the buffered embedding gradient takes the same optimiser steps as one without."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, OPTConfig, OPTForSequenceClassification, RobertaConfig
+from transformers import BertConfig, ElectraConfig, OPTConfig, OPTForSequenceClassification, RobertaConfig, XLMRobertaConfig
 
 from hscore import embedding_grad, models, padding_free, tasks, train
 from hscore.config import PhaseConfig
@@ -57,7 +57,7 @@ TEXTS = ["a short one", "this sentence is considerably longer than the first one
          "a middling sentence here", "ok"]
 
 
-@pytest.mark.parametrize("config_class", [BertConfig, RobertaConfig])
+@pytest.mark.parametrize("config_class", [BertConfig, RobertaConfig, XLMRobertaConfig, ElectraConfig])
 @pytest.mark.parametrize("head", ["sequence_classification", "question_answering", "multiple_choice"])
 def test_padding_free_predicts_what_the_padded_model_predicts(tiny_tokenizer, config_class, head):
     enc = _batch(tiny_tokenizer, TEXTS, options=3 if head == "multiple_choice" else None)

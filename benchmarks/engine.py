@@ -31,9 +31,8 @@ from pathlib import Path
 
 import torch
 
-from hscore import config, padding_free, study
+from hscore import config, study
 from hscore.device import describe_device, pick_device, versions
-from hscore.models import load_model
 from hscore.train import fine_tune, training_order
 
 
@@ -43,17 +42,15 @@ def _prepare(profile: str, pair: str | None, examples: int):
     return cfg, study.prepare(cfg)
 
 
-def _ours(cfg, data, seed: int) -> float:
-    """Seconds of one epoch of ``fine_tune`` (recording, as phase 1), padding-free as ``cfg`` says."""
+def _ours(cfg, data, seed: int, unpadded: bool | None = None) -> float:
+    """Seconds of one epoch of ``fine_tune`` (recording, as phase 1), padding-free as ``cfg`` says
+    (``unpadded`` overrides it)."""
     device = pick_device()
-    num_logits = data.kind.num_logits(data.head, data.task.num_labels)
-    model = load_model(cfg.checkpoint, data.head, num_logits, seed, data.tokenizer.pad_token_id)
-    if cfg.padding_free:
-        padding_free.enable(model)
+    model, _ = data.fresh_model(seed, unpadded)
     hp = replace(cfg.phase1, epochs=1)
     start = time.perf_counter()
     fine_tune(model, data.kind, data.tokenizer, data.train, hp, seed=seed, order=training_order(len(data.train), seed),
-              device=device, precision=cfg.precision, num_logits=num_logits, desc="ours")
+              device=device, precision=cfg.precision, num_logits=data.num_logits, desc="ours")
     return time.perf_counter() - start
 
 
@@ -62,8 +59,7 @@ def _trainer(cfg, data, seed: int) -> float:
     import datasets
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    num_logits = data.kind.num_logits(data.head, data.task.num_labels)
-    model = load_model(cfg.checkpoint, data.head, num_logits, seed, data.tokenizer.pad_token_id)
+    model, _ = data.fresh_model(seed, unpadded=False)  # the Trainer computes on padded batches
     order = training_order(len(data.train), seed)
     rows = {"input_ids": [data.train.input_ids[i] for i in order], "labels": data.train.targets[order].tolist()}
     if data.train.token_type_ids is not None:
@@ -139,7 +135,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     cfg, data = _prepare(args.profile, args.pair, args.examples)
     contenders = {"trainer": lambda s: _trainer(cfg, data, s), "ours": lambda s: _ours(cfg, data, s),
-                  "ours-padded": lambda s: _ours(replace(cfg, padding_free=False), data, s),
+                  "ours-padded": lambda s: _ours(cfg, data, s, unpadded=False),
                   "ours-1thread": lambda s: _ours_1thread(cfg, data, s),
                   "ours-2proc": lambda s: _ours_2proc(args.profile, args.pair, args.examples, s)}
     contenders = {k: v for k, v in contenders.items() if args.only is None or k in args.only}
@@ -155,7 +151,8 @@ def main(argv=None) -> dict:
         print(f"{name:>14}: {rate:6.1f} examples/s" + (f"   {rate / base:.2f}x the Trainer" if base else ""))
     record = {"benchmark": "engine", "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pair": f"{cfg.model}/{cfg.task}",
               "examples": len(data.train), "batch_size": cfg.phase1.batch_size, "max_length": cfg.max_length,
-              "lr": cfg.phase1.lr, "padding_free": cfg.padding_free, "rounds": args.rounds, "device": describe_device(pick_device()),
+              "lr": cfg.phase1.lr, "padding_free": cfg.padding_free, "rounds": args.rounds,
+              "device": describe_device(pick_device()),
               "examples_per_second": {k: round(v, 2) for k, v in rates.items()},
               "seconds": seconds, "versions": versions()}
     with open(args.results, "a") as f:

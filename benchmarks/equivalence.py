@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hscore import config, padding_free, study
+from hscore import config, study
 from hscore.cheaper import jaccard, spearman, ticket
 from hscore.device import describe_device, pick_device, versions
-from hscore.models import load_model
 from hscore.scores import h_histogram, h_score
 from hscore.train import fine_tune, training_order
 
@@ -38,15 +37,13 @@ from hscore.train import fine_tune, training_order
 def scoring(cfg, data, seeds, unpadded: bool) -> np.ndarray:
     """Correctness flags [R, E, N] of R scoring runs, one per seed."""
     device = pick_device()
-    num_logits = data.kind.num_logits(data.head, data.task.num_labels)
     flags = []
     for seed in seeds:
-        model = load_model(cfg.checkpoint, data.head, num_logits, seed, data.tokenizer.pad_token_id)
-        if unpadded:
-            assert padding_free.enable(model), f"{cfg.checkpoint} cannot run padding-free"
+        model, got = data.fresh_model(seed, unpadded)
+        assert got == unpadded, f"{cfg.checkpoint} cannot run padding-free"
         dyn = fine_tune(model, data.kind, data.tokenizer, data.train, cfg.phase1, seed=seed,
                         order=training_order(len(data.train), seed), device=device, precision=cfg.precision,
-                        num_logits=num_logits, desc=f"{'padding-free' if unpadded else 'padded'} seed {seed}")
+                        num_logits=data.num_logits, desc=f"{'padding-free' if unpadded else 'padded'} seed {seed}")
         flags.append(dyn.correct)
     return np.stack(flags)
 

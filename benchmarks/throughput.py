@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from hscore import config, padding_free, study
+from hscore import config, study
 from hscore.device import describe_device, pick_device, versions
-from hscore.models import load_model, non_embedding_parameters
+from hscore.models import non_embedding_parameters
 from hscore.train import fine_tune, training_order
 
 
@@ -65,14 +65,12 @@ def main(argv=None) -> dict:
     batch_size = args.batch_size or cfg.phase1.batch_size
     data = study.prepare(cfg)
     device = pick_device()
-    num_logits = data.kind.num_logits(data.head, data.task.num_labels)
-    model = load_model(cfg.checkpoint, data.head, num_logits, 0, data.tokenizer.pad_token_id)
-    unpadded = cfg.padding_free and padding_free.enable(model)
+    model, unpadded = data.fresh_model(0)
     hp = replace(cfg.phase1, epochs=1, batch_size=batch_size)
 
     def epoch(rows, seed, desc):
         fine_tune(model, data.kind, data.tokenizer, rows, hp, seed=seed, order=training_order(len(rows), seed),
-                  device=device, precision=cfg.precision, num_logits=num_logits, desc=desc)
+                  device=device, precision=cfg.precision, num_logits=data.num_logits, desc=desc)
 
     # Warm-up (allocator, kernels), then one timed epoch.
     epoch(data.train.take(range(2 * batch_size)), 0, "warm-up")

@@ -67,6 +67,19 @@ class PairData:
             return np.asarray(units, dtype=np.int64)
         return np.flatnonzero(np.isin(self.train.example_id, self.units[units]))
 
+    @property
+    def num_logits(self) -> int:
+        """Logits a training step records per row (0: none, as for extractive QA)."""
+        return self.kind.num_logits(self.head, self.task.num_labels)
+
+    def fresh_model(self, seed: int, unpadded: bool | None = None):
+        """(model, padding-free?): the pretrained model with a new head initialised by ``seed``,
+        padding-free when the pair's ``padding_free`` says so (``unpadded`` overrides it) and its
+        architecture allows (``hscore.padding_free``)."""
+        model = load_model(self.cfg.checkpoint, self.head, self.num_logits, seed, self.tokenizer.pad_token_id)
+        wanted = self.cfg.padding_free if unpadded is None else unpadded
+        return model, bool(wanted and padding_free.enable(model))
+
     def describe(self) -> dict:
         """What the scoring runs see, recorded with each of them."""
         return {"head": self.head, "train_rows": len(self.train), "train_examples": len(self.splits["train"]),
@@ -133,14 +146,12 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     """Fine-tune a fresh model on the training rows ``rows`` (in the order of ``seed``), evaluate it."""
     cfg = data.cfg
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
-    num_logits = data.kind.num_logits(data.head, data.task.num_labels)
-    model = load_model(cfg.checkpoint, data.head, num_logits, seed, data.tokenizer.pad_token_id)
-    unpadded = cfg.padding_free and padding_free.enable(model)
+    model, unpadded = data.fresh_model(seed)
     train = data.train if len(rows) == len(data.train) else data.train.take(rows)
     with Timer() as timer:
         dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
                         order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
-                        record=record, num_logits=num_logits, desc=desc)
+                        record=record, num_logits=data.num_logits, desc=desc)
         evaluated = {name: data.kind.evaluate_examples(model, data.tokenizer, rows_, data.splits[name], device,
                                                        cfg.precision, data.head, data.task.metric,
                                                        **data.task.eval_options)

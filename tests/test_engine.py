@@ -18,16 +18,9 @@ from hscore import embedding_grad, models, padding_free, tasks, train
 from hscore.config import PhaseConfig
 from hscore.kinds import HEADS, EncodingSettings, get_kind
 from hscore.kinds.base import pad_batch
+from test_train import _no_dropout
 
 CPU = torch.device("cpu")
-
-
-def _no_dropout(model):
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-    model.config.attention_probs_dropout_prob = 0.0
-    return model
 
 
 def _family(config_class, head, **kw):

@@ -31,12 +31,11 @@ def training_table(cfg: PairConfig) -> tuple[pd.DataFrame, str]:
     """The pair's training examples as a table of their original columns (index = example id), and
     the format to write subsets in."""
     task = get_task(cfg.task)
+    split = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed)["train"]
     if task.declared is not None:
         spec, base = task.declared
         data = load_declared(task.name, spec, base, cfg.data_seed)
-        ids = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed)["train"].ids
-        return data.train.loc[ids], data.fmt
-    split = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed)["train"]
+        return data.train.loc[split.ids], data.fmt
     table = pd.DataFrame({name: values for name, values in split.fields.items()
                           if all(isinstance(v, (str, int, float)) for v in values[:10])}, index=split.ids)
     table["label"] = [task.label_names[i] for i in split.labels]

@@ -15,7 +15,7 @@ ifdef ALLOW_CPU
 export HSCORE_ALLOW_CPU := $(ALLOW_CPU)
 endif
 
-.PHONY: help venv reproduce plan run score prune execute book test test-fast lab benchmark pairs clean-results clean-book clean distclean
+.PHONY: help venv reproduce plan run score prune execute book lint test test-fast lab benchmark pairs clean-results clean-book clean distclean
 
 help:
 	@sed -n '2,4p' Makefile; echo; grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -56,11 +56,15 @@ book: venv  ## rebuild the book from the executed notebooks of PROFILE
 pairs: venv  ## list the model-task pairs of PROFILE
 	$(BIN)/python -m hscore pairs --profile $(PROFILE)
 
-test: venv  ## the whole test suite (offline, CPU)
+lint: venv  ## ruff, and the import layers of the library (lint-imports, pyproject.toml)
+	$(BIN)/ruff check lib tests benchmarks
+	$(BIN)/lint-imports
+
+test: lint  ## the lint, then the whole test suite (offline, CPU)
 	$(BIN)/python -m pytest
 
-test-fast: venv  ## the test suite without papermill and book builds
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: venv  ## the test suite without papermill, book builds and the reliability trials
+	$(BIN)/python -m pytest -m "not slow and not reliability"
 
 lab: venv  ## edit the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
@@ -68,8 +72,8 @@ lab: venv  ## edit the notebooks in JupyterLab
 benchmark: venv  ## measure fine-tuning throughput on this machine (CPU or GPU)
 	$(BIN)/python benchmarks/throughput.py
 
-clean-results: venv  ## delete the results and executed notebooks of PROFILE (where HSCORE_RESULTS_DIR points)
-	$(BIN)/python -m hscore clean --profile $(PROFILE)
+clean-results: venv  ## delete the results and executed notebooks of PROFILE (where HSCORE_RESULTS_DIR points); asks first
+	$(BIN)/python -m hscore clean --profile $(PROFILE) $(ARGS)
 
 clean-book:  ## delete the built book
 	rm -rf book/_build book/_toc.yml book/_static/mathjax

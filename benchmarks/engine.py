@@ -8,7 +8,7 @@ alternate (A B C A B C ...) for ``--rounds`` rounds so that the machine's drift 
 script prints the median examples/s of each and its ratio to the Trainer's, and appends a JSON
 record to ``benchmarks/results.jsonl``.
 
-Contenders: ``trainer``; ``ours`` (``hscore.train.fine_tune`` as the study runs it: padding-free
+Contenders: ``trainer``; ``ours`` (``hscore.engine.train.fine_tune`` as the study runs it: padding-free
 when the profile's ``padding_free`` says so, torch's default threads); ``ours-padded`` (the same
 loop on padded batches); ``ours-1thread``; ``ours-2proc``: two runs at once in two processes with
 one thread each, as ``hscore run --jobs 2`` runs phase 1 on a 2-core CPU (its examples/s count
@@ -31,15 +31,16 @@ from pathlib import Path
 
 import torch
 
-from hscore import config, study
-from hscore.device import describe_device, pick_device, versions
-from hscore.train import fine_tune, training_order
+from hscore import config
+from hscore.engine.device import describe_device, pick_device, versions
+from hscore.engine.prepared import prepare
+from hscore.engine.train import fine_tune, training_order
 
 
 def _prepare(profile: str, pair: str | None, examples: int):
     model_id, task = config.parse_pair(pair) if pair else config.pairs(profile)[0]
     cfg = replace(config.pair_config(profile, model_id, task), train_cap=examples, require_gpu=False)
-    return cfg, study.prepare(cfg)
+    return cfg, prepare(cfg)
 
 
 def _ours(cfg, data, seed: int, unpadded: bool | None = None) -> float:

@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hscore import config, study
-from hscore.cheaper import jaccard, spearman, ticket
-from hscore.device import describe_device, pick_device, versions
-from hscore.scores import h_histogram, h_score
-from hscore.train import fine_tune, training_order
+from hscore import config
+from hscore.engine.device import describe_device, pick_device, versions
+from hscore.engine.prepared import prepare
+from hscore.engine.train import fine_tune, training_order
+from hscore.pruning.cheaper import jaccard, spearman, ticket
+from hscore.pruning.scores import h_histogram, h_score
 
 
 def scoring(cfg, data, seeds, unpadded: bool) -> np.ndarray:
@@ -69,7 +70,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     model_id, task = config.parse_pair(args.pair) if args.pair else config.pairs(args.profile)[0]
     cfg = replace(config.pair_config(args.profile, model_id, task), train_cap=args.examples, require_gpu=False)
-    data = study.prepare(cfg)
+    data = prepare(cfg)
     seeds_a = list(cfg.phase1.seeds[:args.runs])
     if len(seeds_a) < args.runs:
         parser.error(f"the profile has {len(seeds_a)} phase-1 seeds")

@@ -1,6 +1,6 @@
 """Expected GPU-hours of the paper profile, per pair, from its plan: an estimate, not a measurement.
 
-Counts come from the plan (``hscore.plan``): R scoring runs on the full training set, then one
+Counts come from the plan (``hscore.study.plan``): R scoring runs on the full training set, then one
 phase-2 run on the full set and one per (subset, method) per seed. The subsets' sizes are only known
 after scoring; the largest is the winning ticket, whose size the paper reports
 (``paper_results.csv``), and every other subset is smaller. So phase 2 costs between
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 
-from hscore import plan
-from hscore.subsets import subset_family
-from hscore.summary import paper_results
+from hscore.analysis.tables import paper_results
+from hscore.pruning.subsets import subset_family
+from hscore.study import plan
 
 PARAMETERS = {"roberta-large": 355e6, "opt-350m": 331e6}
 TRAIN_ROWS = {"mnli": 392_702, "sst2": 67_349, "snli": 549_367, "squad_v2": 132_000, "race": 87_866}

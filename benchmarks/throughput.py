@@ -1,7 +1,7 @@
 """Fine-tuning and evaluation throughput of the study's training loop on this machine.
 
 Measures, for a pair of a profile (default: the first pair of ``default``), the examples per second
-of ``hscore.train.fine_tune`` (recording dynamics, as phase 1 does) and of the task kind's
+of ``hscore.engine.train.fine_tune`` (recording dynamics, as phase 1 does) and of the task kind's
 evaluation, on the pair's real tokenized data (rows: QA windows, multiple-choice questions), on the
 GPU when there is one, padding-free when the profile says so (``padding_free``); also training
 tokens/s (the tokens the model processed: padded, or the real ones when padding-free) and the model
@@ -23,10 +23,11 @@ from pathlib import Path
 
 import torch
 
-from hscore import config, study
-from hscore.device import describe_device, pick_device, versions
-from hscore.models import non_embedding_parameters
-from hscore.train import fine_tune, training_order
+from hscore import config
+from hscore.engine.device import describe_device, pick_device, versions
+from hscore.engine.models import non_embedding_parameters
+from hscore.engine.prepared import prepare
+from hscore.engine.train import fine_tune, training_order
 
 
 def matmul_peak(device: torch.device, dtype: torch.dtype, n: int | None = None, repeat: int = 10) -> float:
@@ -46,7 +47,8 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int | None = None, 
 
 def padded_tokens(lengths, order, batch_size: int) -> int:
     """Tokens the model processes in one epoch: each batch padded to its longest row."""
-    return int(sum(len(b) * lengths[b].max() for b in (order[i:i + batch_size] for i in range(0, len(order), batch_size))))
+    batches = (order[i:i + batch_size] for i in range(0, len(order), batch_size))
+    return int(sum(len(b) * lengths[b].max() for b in batches))
 
 
 def main(argv=None) -> dict:
@@ -63,7 +65,7 @@ def main(argv=None) -> dict:
     cfg = config.pair_config(args.profile, model_id, task)
     cfg = replace(cfg, train_cap=args.examples, require_gpu=False)
     batch_size = args.batch_size or cfg.phase1.batch_size
-    data = study.prepare(cfg)
+    data = prepare(cfg)
     device = pick_device()
     model, unpadded = data.fresh_model(0)
     hp = replace(cfg.phase1, epochs=1, batch_size=batch_size)

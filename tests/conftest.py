@@ -55,7 +55,7 @@ def tiny_config(study):
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from hscore import models
+    from hscore.engine import models
 
     return models.load_tokenizer("random:tiny-bert")
 

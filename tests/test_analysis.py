@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hscore import cheaper, fairness, pruned, stats
+from hscore.analysis import fairness, pruned, stats
+from hscore.data import Split
+from hscore.engine.kinds import get_kind
 from hscore.metrics import macro_f1
-from hscore.scores import h_score
-from hscore.tasks import Split
+from hscore.pruning import cheaper
+from hscore.pruning.scores import h_score
 
 
 def _preds(correct: np.ndarray, seeds=(1, 2, 3), label=None) -> pd.DataFrame:
@@ -160,7 +162,8 @@ def test_fairness_table_pools_seeds_against_full_data():
     table = fairness.fairness_table(pd.concat([full, ticket]), ("neg", "pos"))
     assert set(table["method"]) == {"full", "hscore"}
     assert (table["CEV"] == 0).all() and (table["SDE"] == 0).all()   # same errors as full data
-    assert table["recall neg"].tolist() == pytest.approx([90.0, 90.0]) and table["FPR pos"].tolist() == pytest.approx([10.0, 10.0])
+    assert table["recall neg"].tolist() == pytest.approx([90.0, 90.0])
+    assert table["FPR pos"].tolist() == pytest.approx([10.0, 10.0])
 
 
 def test_ticket_balance_keeps_a_late_learned_class_under_the_later_epochs_variant():
@@ -204,7 +207,8 @@ def test_h_levels_and_examples_by_h():
     levels = pruned.h_levels(scores, runs=3)
     assert levels["examples"].tolist() == [2, 1, 3, 0]
     assert levels.loc[0, "hard to learn %"] == 50.0 and levels.loc[2, "hard to learn %"] == pytest.approx(100 / 3)
-    split = Split(np.arange(6), np.array([0, 1, 0, 1, 0, 1]), {"text_a": [f"text {i} " + "word " * 50 for i in range(6)]})
-    shown = pruned.examples_by_h(scores, split, ("neg", "pos"), per_h=2, width=40)
+    texts = [f"text {i} " + "word " * 50 for i in range(6)]
+    split = Split(np.arange(6), np.array([0, 1, 0, 1, 0, 1]), {"text_a": texts})
+    shown = pruned.examples_by_h(scores, split, ("neg", "pos"), get_kind("classification"), per_h=2, width=40)
     assert shown.groupby("H").size().to_dict() == {0: 2, 1: 1, 2: 2}
     assert all(len(t) <= 40 for t in shown["text"]) and set(shown["label"]) <= {"neg", "pos"}

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hscore import baselines
 from hscore.errors import UnknownNameError
-from hscore.subsets import coverage_subset, highest
+from hscore.pruning import baselines
+from hscore.pruning.subsets import coverage_subset, highest
 
 
 def _scores(n=40, seed=0):

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hscore import bigbench
+from hscore.data import bigbench
 from hscore.errors import DataUnavailableError
+from hscore.files import file_sha256
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REAL_DOWNLOAD = bigbench.download_archive
@@ -270,7 +271,7 @@ def test_download_archive_checks_the_hash_and_keeps_no_partial_file(tmp_path, mo
     monkeypatch.setenv("HSCORE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(bigbench, "_download_with_pip", lambda target: shutil.copy(fake, target))
     monkeypatch.setattr(bigbench, "_download_with_old_pip", lambda target: pytest.fail("pip 24.2 is not needed"))
-    monkeypatch.setattr(bigbench, "ARCHIVE_SHA256", bigbench.file_sha256(fake))
+    monkeypatch.setattr(bigbench, "ARCHIVE_SHA256", file_sha256(fake))
     assert bigbench.member_file(bigbench.SQUAD_DEV).read_bytes() == contents[bigbench.SQUAD_DEV]
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "358 MB" in out and bigbench.ARCHIVE in out

@@ -1,5 +1,5 @@
-"""The engine's two levers: padding-free encoders (``hscore.padding_free``) and the word-embedding
-gradient kept in one buffer (``hscore.embedding_grad``).
+"""The engine's two levers: padding-free encoders (``hscore.engine.padding_free``) and the word-embedding
+gradient kept in one buffer (``hscore.engine.embedding_grad``).
 
 Both must leave the numbers alone: a padding-free model predicts what the padded one predicts (every
 task kind; BERT, RoBERTa, XLM-R and ELECTRA), trains to the same correctness flags when dropout is off, and a run
@@ -12,12 +12,21 @@ import copy
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, ElectraConfig, OPTConfig, OPTForSequenceClassification, RobertaConfig, XLMRobertaConfig
+import transformers
+from transformers import (
+    BertConfig,
+    ElectraConfig,
+    OPTConfig,
+    OPTForSequenceClassification,
+    RobertaConfig,
+    XLMRobertaConfig,
+)
 
-from hscore import embedding_grad, models, padding_free, tasks, train
 from hscore.config import PhaseConfig
-from hscore.kinds import HEADS, EncodingSettings, get_kind
-from hscore.kinds.base import pad_batch
+from hscore.data.packaged import load_rotten_tomatoes
+from hscore.engine import embedding_grad, models, padding_free, train
+from hscore.engine.batches import pad_batch
+from hscore.engine.kinds import HEADS, EncodingSettings, get_kind
 from test_train import _no_dropout
 
 CPU = torch.device("cpu")
@@ -27,12 +36,12 @@ def _family(config_class, head, **kw):
     torch.manual_seed(0)
     config = config_class(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                           intermediate_size=64, max_position_embeddings=160, pad_token_id=0, **kw)
-    return HEADS[head].from_config(config)
+    return getattr(transformers, HEADS[head]).from_config(config)
 
 
 @pytest.fixture(scope="module")
 def rt_rows(tiny_tokenizer):
-    split = tasks.load_rotten_tomatoes(0)["train"].cap(24, 0)
+    split = load_rotten_tomatoes(0)["train"].cap(24, 0)
     kind = get_kind("classification")
     return kind, kind.encode(split, tiny_tokenizer, EncodingSettings(48, 0), "sequence_classification")
 

@@ -14,17 +14,22 @@ import time
 import numpy as np
 import pytest
 
-from hscore import config, executors, paths, plan, results
+from hscore import config, paths
 from hscore.__main__ import main
-from hscore.plan import Step
+from hscore.study import executors, plan
+from hscore.study.executors.base import Job
+from hscore.study.executors.slurm import SlurmExecutor
+from hscore.study.results import PairResults
+from hscore.study.run import Board, PairRuns
+from hscore.study.store import held
 
 
 def _records(profile="tiny"):
-    """Every finished step's record, by step id."""
+    """Every finished run's record (scoring and phase-2 runs), by step id."""
     built = plan.build(profile, check_writable=False)
     out = {}
     for step in built.steps:
-        if step.folder is not None and (step.folder / "step.json").exists():
+        if not step.derived and (step.folder / "step.json").exists():
             out[step.id] = json.loads((step.folder / "step.json").read_text())
     return built, out
 
@@ -79,19 +84,20 @@ def test_submitit_local_executor_runs_the_plan_end_to_end(study_file, results_di
     study_file()
     built = plan.build("tiny")
     cluster = config.cluster_config("tiny", gpus_per_task=0, cpus_per_task=1, mem_gb=2, time_min=10)
-    outcome = executors.run_submitit(built, cluster, backend="local", poll_seconds=0.5)
-    runs = [s for s in built.steps if s.stage != "select"]
+    outcome = executors.run(built, "submitit-local", cluster=cluster)
+    runs = [s for s in built.steps if not s.derived]
     assert sorted(outcome.trained) == sorted(s.id for s in runs) and not outcome.failed
     _, records = _records()
     assert all(r["worker"]["executor"] == "submitit-local" for r in records.values())
     assert len({r["worker"]["pid"] for r in records.values()}) == len(runs)   # one subprocess per job
-    cfg = built.configs[0]
-    assert not results.phase2_results(cfg).empty and results.ignored(cfg) == []
+    pair = PairResults(built.configs[0])
+    assert not pair.phase2().empty and pair.ignored() == []
     jobs = {}
     for f in paths.slurm_dir("tiny").glob("jobs-*.json"):
         jobs.update(json.loads(f.read_text()))
     assert set(jobs) == {s.id for s in runs}                 # which job ran which run
-    again = executors.run_submitit(built, cluster, backend="local", poll_seconds=0.5)
+    assert {f.name.split("-")[1] for f in paths.slurm_dir("tiny").glob("jobs-*.json")} == {"score", "finetune"}
+    again = executors.run(built, "submitit-local", cluster=cluster)
     assert again.trained == [] and again.finished == []      # nothing left: no job submitted
 
 
@@ -111,8 +117,11 @@ def test_slurm_submission_parameters(study_file, tmp_path, monkeypatch):
 
     built = plan.build("tiny")
     cluster = config.cluster_config("tiny", cpus_per_task=4, max_parallel=2)   # command-line overrides
-    steps = executors.todo(built, ("score",))
-    jobs = executors.submit_stage(built, steps, cluster, "slurm", "score")
+    board = Board(built)
+    steps = [s for s in built.steps if s.stage == "score"]
+    slurm = SlurmExecutor("tiny", cluster, "slurm")
+    slurm.start([Job(s, board.run(s).identity) for s in steps])
+    jobs = list(slurm.pending)
     assert [j.job_id for j in jobs] == ["4242_0", "4242_1", "4242_2"]
     script = log.read_text()
     for line in ("#SBATCH --array=0-2%2", "#SBATCH --partition=gpu", "#SBATCH --time=300", "#SBATCH --mem=48GB",
@@ -123,13 +132,17 @@ def test_slurm_submission_parameters(study_file, tmp_path, monkeypatch):
     assert recorded == {s.id: j.job_id for s, j in zip(steps, jobs)}
 
 
-def test_cluster_settings_are_validated(study_file, capsys):
+def test_cluster_settings_are_validated_when_the_study_loads(study_file, capsys):
+    """A cluster section with wrong types is one line for every command, the local executor's too."""
     study_file(lambda d: d.update(cluster={"time_min": "long"}))
     with pytest.raises(config.ConfigError, match="cluster.time_min = 'long'"):
-        config.cluster_config("tiny")
+        config.load_study()
     study_file(lambda d: d.update(cluster={"gpu": 1}))
-    rc = main(["run", "--profile", "tiny", "--executor", "slurm"])
-    assert rc == 2 and "cluster.gpu" in capsys.readouterr().err
+    for command in (["run", "--profile", "tiny", "--executor", "slurm"], ["run", "--profile", "tiny"],
+                    ["plan", "--profile", "tiny"]):
+        rc = main(command)
+        err = capsys.readouterr().err
+        assert rc == 2 and "cluster.gpu" in err and err.count("\n") == 1
 
 
 def test_slurm_without_slurm_is_one_line(study_file, capsys, monkeypatch, tmp_path):
@@ -154,7 +167,7 @@ def test_two_concurrent_invocations_train_each_step_once(study_file):
     assert first.returncode == second.returncode == 0, outs
     trained = [int(out.split("] ")[-1].split(" runs trained")[0]) for out, _ in outs]
     built, records = _records()
-    runs = [s for s in built.steps if s.stage != "select"]
+    runs = [s for s in built.steps if not s.derived]
     assert sum(trained) == len(runs) == len(records)         # every run trained, none twice
     assert {r["worker"]["pid"] for r in records.values()} <= {first.pid, second.pid}
 
@@ -170,7 +183,7 @@ def test_a_killed_worker_is_redone_on_resume(study_file):
     cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
     lock = paths.lock_file(paths.phase1_run_dir(cfg.results_dir, 0))
     deadline = time.time() + 300
-    while time.time() < deadline and results.step_state(Step(cfg, "score", run=0, seed=1)) != "running":
+    while time.time() < deadline and not held(paths.phase1_run_dir(cfg.results_dir, 0)):
         time.sleep(0.05)
     assert lock.exists(), proc.communicate()
     victim = next(c for c in psutil.Process(proc.pid).children(recursive=True)
@@ -178,7 +191,7 @@ def test_a_killed_worker_is_redone_on_resume(study_file):
     victim.send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 2 and "worker process died" in err and err.count("hscore: error") == 1
-    assert results.step_state(Step(cfg, "score", run=0, seed=1)) == "pending"   # no record, lock released
+    assert PairRuns(cfg)["phase1/run-0"].state == "pending"   # no record, lock released
     _, before = _records()
 
     assert main(["run", "--profile", "tiny"]) == 0

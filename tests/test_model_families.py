@@ -14,15 +14,16 @@ import random
 import numpy as np
 import pytest
 import torch
+import transformers
 from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoTokenizer, OPTConfig, RobertaConfig
 
-from hscore import squad
 from hscore.config import PhaseConfig
-from hscore.kinds import HEADS, KINDS, EncodingSettings
-from hscore.pair_template import paper_pair_template
-from hscore.tasks import Split
-from hscore.train import fine_tune, training_order
+from hscore.data import Split
+from hscore.engine import squad
+from hscore.engine.kinds import HEADS, KINDS, EncodingSettings
+from hscore.engine.pair_template import paper_pair_template
+from hscore.engine.train import fine_tune, training_order
 from test_pair_template import opt_folder, paragraph, sentence  # noqa: F401  (opt_folder: a fixture)
 
 CPU = torch.device("cpu")
@@ -44,7 +45,7 @@ def tiny(head, tok, **kw):
     config = (OPTConfig if opt else RobertaConfig)(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
                                                    num_attention_heads=2, max_position_embeddings=130,
                                                    pad_token_id=tok.pad_token_id, **family, **kw)
-    return HEADS[head].from_config(config)
+    return getattr(transformers, HEADS[head]).from_config(config)
 
 
 def train_eval(kind, model, tok, rows, split, head, batch_size=3, grad_accum=1, num_labels=2, **options):

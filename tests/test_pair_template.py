@@ -18,7 +18,7 @@ import pytest
 from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoTokenizer
 
-from hscore.pair_template import FIXED_MODEL_TYPES, describe_pair_encoding, paper_pair_template
+from hscore.engine.pair_template import FIXED_MODEL_TYPES, describe_pair_encoding, paper_pair_template
 
 WORDS = ("the a an one cat dog bird fish horse mouse sat ran flew swam jumped slept ate sang on under over near "
          "mat tree house river city garden field road big small red blue green old young happy quick slow "

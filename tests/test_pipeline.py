@@ -11,10 +11,11 @@ import sys
 import pandas as pd
 import pytest
 
-from hscore import book, config, executors, paths, plan
-from hscore.errors import DataUnavailableError, GPURequiredError
-
 from conftest import FIXTURE_DATA
+from hscore import config, paths
+from hscore.errors import CorruptResultError, DataUnavailableError
+from hscore.report import book
+from hscore.study import executors, plan
 
 NOTEBOOKS = (*book.PAIR_NOTEBOOKS, *book.PROFILE_NOTEBOOKS)
 
@@ -28,9 +29,19 @@ def test_notebooks_in_git_are_clean_and_parameterised(name):
     assert len(tagged) == 1
     names = set(re.findall(r"^(\w+)\s*=", "".join(tagged[0]["source"]), flags=re.M))
     assert names == ({"profile"} if name in book.PROFILE_NOTEBOOKS else {"profile", "model", "task"})
-    # The defaults name the smoke profile: opened in JupyterLab as they are, the notebooks train for
-    # about a minute with progress shown, not the whole 30-minute default profile in silence.
+    # The defaults name the smoke profile: opened in JupyterLab as they are, the notebooks read the results
+    # `make run PROFILE=smoke` computes in minutes, not the whole 30-minute default profile.
     assert 'profile = "smoke"' in "".join(tagged[0]["source"])
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_only_read(name):
+    """No notebook trains or writes: no call into the plan's executors, steps or file writers."""
+    nb = json.loads((paths.NOTEBOOKS / f"{name}.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    for forbidden in ("executors", "steps", "run_step", "selection.write", "atomic_", "to_parquet", "to_csv",
+                      "savefig", "open("):
+        assert forbidden not in code, f"{name}.ipynb uses {forbidden}"
 
 
 def test_default_parameters_name_a_real_pair():
@@ -55,10 +66,20 @@ def smoke_book(tmp_path_factory):
         mp.setenv("HSCORE_BOOK_DIR", str(book_dir))
         mp.setenv("HSCORE_DATA_DIR", str(FIXTURE_DATA))
         built = plan.build("smoke")
-        executors.run_local(built)            # as `hscore reproduce`: the plan first, in this process ...
-        executed = book.execute(built)        # ... then the notebooks, which find every run finished
+        outcome = executors.run(built)        # as `hscore reproduce`: the plan first, in this process ...
+        before = _checksums(root / "results")
+        executed = book.execute(built)        # ... then the notebooks, which only read
+        after = _checksums(root / "results")
         index = book.build("smoke")
-        yield {"root": root, "book": book_dir, "executed": executed, "index": index}
+        yield {"root": root, "book": book_dir, "executed": executed, "index": index, "outcome": outcome,
+               "before": before, "after": after}
+
+
+def _checksums(folder):
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow
@@ -78,32 +99,38 @@ def test_papermill_runs_every_notebook_of_the_smoke_profile(smoke_book):
 
 
 @pytest.mark.slow
+def test_executing_every_notebook_writes_nothing_under_the_results(smoke_book):
+    """Checksums of every file under the results folder before and after papermill ran all notebooks."""
+    assert smoke_book["before"] == smoke_book["after"] and len(smoke_book["after"]) > 100
+
+
+@pytest.mark.slow
 def test_notebooks_only_render_what_the_plan_computed(smoke_book, monkeypatch):
-    """Every run was trained by the plan's executor (this process), none inside a notebook's kernel."""
+    """Every step was run by the plan's executor (this process), none inside a notebook's kernel."""
     import os
 
     monkeypatch.setenv("HSCORE_RESULTS_DIR", str(smoke_book["root"] / "results"))
     records = list((smoke_book["root"] / "results" / "smoke").rglob("step.json"))
-    assert len(records) == sum(s.stage != "select" for s in plan.build("smoke").steps)
+    assert len(records) == len(plan.build("smoke").steps)
     assert {json.loads(r.read_text())["worker"]["pid"] for r in records} == {os.getpid()}
 
 
 @pytest.mark.slow
-def test_smoke_results_are_complete(smoke_book):
+def test_hscore_run_alone_leaves_complete_results(smoke_book):
     results = smoke_book["root"] / "results" / "smoke"
+    assert smoke_book["before"] == smoke_book["after"]   # complete before any notebook ran
     for model, task in config.pairs("smoke"):
         cfg = config.pair_config("smoke", model, task)
-        table = pd.read_parquet(results / model / task / "phase2.parquet")
+        table = pd.read_parquet(results / model / task / "tables" / "phase2.parquet")
+        assert len(pd.read_parquet(results / model / task / "tables" / "phase1.parquet")) >= cfg.runs
         # full data + every non-empty subset x (H-score and every baseline of the pair)
-        subsets = json.loads((results / model / task / "subsets.json").read_text())["subsets"]
+        subsets = json.loads((results / model / task / "select" / "subsets.json").read_text())["subsets"]
         nonempty = sum(s["size"] > 0 for s in subsets)
         cheaper = cfg.cheaper_ticket is not None
         assert table[["method", "subset", "seed"]].drop_duplicates().shape[0] == (
             (1 + (1 + len(cfg.baselines)) * nonempty + cheaper) * len(cfg.phase2.seeds))
         assert set(table["method"]) == {"full", "hscore", *cfg.baselines} | ({"cheaper"} if cheaper else set())
         assert len(list((results / model / task / "phase1").glob("run-*/dynamics.npz"))) == cfg.runs
-    summary = pd.read_csv(results / "summary.csv")
-    assert set(zip(summary["model"], summary["task"])) == set(config.pairs("smoke"))
 
 
 @pytest.mark.slow
@@ -137,13 +164,29 @@ def test_book_renders_the_summary_table_and_figures_offline(smoke_book):
 def test_rerun_resumes_without_training(smoke_book, monkeypatch):
     """A second run of the study finds every step finished and trains nothing."""
     monkeypatch.setenv("HSCORE_RESULTS_DIR", str(smoke_book["root"] / "results"))
-    from hscore import study
+    assert len(smoke_book["outcome"].trained) == sum(not s.derived for s in plan.build("smoke").steps)
+    again = executors.run(plan.build("smoke"))
+    assert again.trained == [] and again.finished == [] and not again.failed
 
-    calls = []
-    monkeypatch.setattr(study, "fine_tune", lambda *a, **k: calls.append(1))
-    for model, task in config.pairs("smoke"):
-        study.run_pair(config.pair_config("smoke", model, task))
-    assert calls == []
+
+@pytest.mark.slow
+def test_a_corrupt_result_stops_before_any_notebook(smoke_book, monkeypatch, tmp_path):
+    """Bytes flipped in one run's predictions: one line naming its folder, before papermill starts."""
+    monkeypatch.setenv("HSCORE_RESULTS_DIR", str(smoke_book["root"] / "results"))
+    monkeypatch.setenv("HSCORE_BOOK_DIR", str(tmp_path))
+    built = plan.build("smoke")
+    step = next(s for s in built.steps if s.stage == "finetune" and (s.folder / "predictions.npz").exists())
+    target = step.folder / "predictions.npz"
+    original = target.read_bytes()
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0x01
+    target.write_bytes(bytes(flipped))
+    try:
+        with pytest.raises(CorruptResultError, match=str(step.folder)):
+            book.execute(built)
+        assert not list(tmp_path.rglob("*.ipynb"))
+    finally:
+        target.write_bytes(original)
 
 
 def test_cli_reports_bad_input_clearly():
@@ -156,11 +199,13 @@ def test_cli_reports_bad_input_clearly():
     assert run.returncode == 2 and "unknown task 'mnist'" in run.stderr
 
 
-def test_paper_profile_without_gpu_stops_before_any_notebook(monkeypatch, tmp_path):
+def test_paper_profile_without_gpu_stops_before_anything_runs(monkeypatch, tmp_path, capsys):
+    from hscore.__main__ import main
+
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     monkeypatch.setenv("HSCORE_BOOK_DIR", str(tmp_path))
-    with pytest.raises(GPURequiredError, match="ALLOW_CPU=1"):
-        book.execute(plan.build("paper"))
+    assert main(["reproduce", "--profile", "paper"]) == 2
+    assert "ALLOW_CPU=1" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.ipynb"))
 
 

@@ -6,12 +6,18 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
 import pytest
 
-from hscore import config, paths, plan, results, summary
+from hscore import config, paths
 from hscore.__main__ import main
+from hscore.analysis import tables as summary
 from hscore.errors import ResultsFolderError
+from hscore.study import plan
+from hscore.study.results import PairResults
+
+
+def _results(profile="tiny", model="tiny-bert", task="rotten_tomatoes"):
+    return PairResults(config.pair_config(profile, model, task))
 
 
 @pytest.mark.parametrize("profile", ["default", "smoke", "offline-kinds", "paper"])
@@ -22,7 +28,7 @@ def test_plan_of_every_profile(study, profile):
     per_pair_finetune = [len(c.phase2.seeds) * (1 + len(c.phase2_specs) * (1 + len(c.baselines))
                                                 + (c.cheaper_ticket is not None)) for c in cfgs]
     assert built.counts() == {"score": sum(c.runs for c in cfgs), "select": len(cfgs),
-                              "finetune": sum(per_pair_finetune)}
+                              "finetune": sum(per_pair_finetune), "tables": len(cfgs)}
     ids = [s.id for s in built.steps]
     assert len(set(ids)) == len(ids)
     position = {sid: i for i, sid in enumerate(ids)}
@@ -34,11 +40,14 @@ def test_plan_of_every_profile(study, profile):
         if step.stage == "finetune":
             assert step.deps == (f"{step.pair}/select",)
             assert step.folder == paths.phase2_run_dir(step.cfg.results_dir, step.method, step.subset, step.seed)
+        if step.stage == "tables":
+            assert set(step.deps) == {s.id for s in built.of_pair(step.cfg) if s.stage in ("score", "finetune")}
+        assert step.derived == (step.stage in ("select", "tables"))
 
 
 def test_paper_plan_is_the_papers_grid(study):
     built = plan.build("paper", study=study, check_writable=False)
-    assert built.counts() == {"score": 60, "select": 10, "finetune": 220}   # 10 pairs x (6 + 22)
+    assert built.counts() == {"score": 60, "select": 10, "finetune": 220, "tables": 10}   # 10 pairs x (6 + 22)
     mnli = [s for s in built.steps if s.pair == "roberta-large/mnli" and s.stage == "finetune"]
     assert {(s.method, s.subset) for s in mnli} >= {("full", "full"), ("hscore", "remove-0-6"),
                                                       ("random", "remove-0-6"), ("ambiguous", "remove-0-6")}
@@ -77,6 +86,8 @@ def _second_pair(key, value):
     ("phase1.lr", float("inf"), "phase1.lr = inf: Input should be a finite number"),
     ("phase2.lr", "1e-4", "write 1.0e-4"),
     ("trian_cap", 5, "unknown setting 'trian_cap'"),
+    ("train_cap", 5, "train_cap = 5: must be null or an integer >= 20"),
+    ("max_length", 100000, "max_length = 100000 is longer than the 512 positions the model"),
 ])
 def test_bad_setting_in_the_second_pair_is_one_line_before_any_training(study_file, capsys, results_dir,
                                                                         key, value, message):
@@ -126,8 +137,45 @@ def test_unwritable_results_folder_fails_before_training(study_file, capsys, tmp
 def test_clean_deletes_where_the_results_dir_points(study_file, capsys, results_dir):
     study_file()
     (paths.profile_dir("tiny") / "x").mkdir(parents=True)
-    assert main(["clean", "--profile", "tiny"]) == 0
+    (paths.profile_dir("smoke") / "y").mkdir(parents=True)
+    assert main(["clean", "--profile", "tiny", "--yes"]) == 0
     assert not paths.profile_dir("tiny").exists() and str(results_dir) in capsys.readouterr().out
+    assert paths.profile_dir("smoke").exists()           # another profile's results are untouched
+
+
+def test_clean_asks_before_deleting(study_file, capsys, monkeypatch):
+    study_file()
+    (paths.profile_dir("tiny") / "x").mkdir(parents=True)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    assert main(["clean", "--profile", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "will delete 1 folder(s)" in out and str(paths.profile_dir("tiny")) in out and "nothing deleted" in out
+    assert paths.profile_dir("tiny").exists()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)   # no terminal to ask: refuse without --yes
+    rc, err = _cli(capsys, "clean", "--profile", "tiny")
+    assert rc == 2 and "--yes" in err and paths.profile_dir("tiny").exists()
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../..", "tiny/..", "/tmp", "nope"])
+def test_clean_deletes_nothing_outside_one_profile(study_file, capsys, results_dir, tmp_path, monkeypatch, name):
+    """A profile name is a name of study.yaml, never a path: '', '.', '..' delete nothing (they used to
+    delete every profile, or the checkout when the results folder was inside it)."""
+    study_file()
+    monkeypatch.setenv("HSCORE_RESULTS_DIR", str(tmp_path / "checkout" / "results"))
+    for profile in ("tiny", "smoke"):
+        (paths.profile_dir(profile) / "x").mkdir(parents=True)
+    (tmp_path / "checkout" / "keep.txt").write_text("source")
+    rc, err = _cli(capsys, "clean", "--profile", name, "--yes")
+    assert rc == 2 and err.count("\n") == 1
+    assert (tmp_path / "checkout" / "keep.txt").exists()
+    assert all((paths.profile_dir(p) / "x").exists() for p in ("tiny", "smoke"))
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "-x", "x y"])
+def test_names_that_are_not_plain_are_refused_as_paths(name):
+    with pytest.raises(config.ConfigError, match="not a plain name"):
+        paths.profile_dir(name)
 
 
 def test_changed_seeds_and_baselines_never_reach_a_table(study_file, capsys):
@@ -135,43 +183,42 @@ def test_changed_seeds_and_baselines_never_reach_a_table(study_file, capsys):
     are listed as ignored, and no table averages them in."""
     study_file()
     assert main(["run", "--profile", "tiny"]) == 0
-    cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
-    before = results.phase2_results(cfg)
+    before = _results().phase2()
     assert set(before["seed"]) == {7} and set(before["method"]) == {"full", "hscore", "random", "ambiguous", "cheaper"}
 
     def change(d):
         d["profiles"]["tiny"]["settings"]["phase2"]["seeds"] = [8]
         d["profiles"]["tiny"]["settings"]["baselines"] = ["random"]
     study_file(change)
-    changed = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
-    assert results.phase2_results(changed).empty            # nothing of seed 7 is read as seed 8
-    ignored = results.ignored(changed)
+    changed = _results()
+    assert changed.phase2().empty            # nothing of seed 7 is read as seed 8
+    ignored = changed.ignored()
     assert any("full--full--7" in line and "not in the plan" in line for line in ignored)
     assert any("ambiguous--" in line for line in ignored)
-    assert summary.pair_summary(changed).empty
+    assert summary.pair_summary(changed.cfg, changed.phase2(), changed.phase1_runs()).empty
 
     assert main(["run", "--profile", "tiny"]) == 0
-    after = results.phase2_results(changed)
-    assert set(after["seed"]) == {8} and set(after["method"]) == {"full", "hscore", "random", "cheaper"}
+    after = _results()
+    assert set(after.phase2()["seed"]) == {8} and set(after.phase2()["method"]) == {"full", "hscore", "random",
+                                                                                    "cheaper"}
     table = summary.profile_summary("tiny")
     assert (table["phase-2 seeds"] == 1).all() and "ambiguous" not in table.columns and "random" in table.columns
-    assert len(results.ignored(changed)) == len(before.drop_duplicates(["method", "subset", "seed"]))
+    assert len(after.ignored()) == len(before.drop_duplicates(["method", "subset", "seed"]))
     capsys.readouterr()
     assert main(["plan", "--profile", "tiny"]) == 0
     out = capsys.readouterr().out
-    assert "ignored: phase2/ambiguous--remove-0-3--7: not in the plan" in out
+    assert "left out: phase2/ambiguous--remove-0-3--7: not in the plan" in out
 
 
 def test_changed_learning_rate_stops_with_the_settings_that_differ(study_file, capsys):
     study_file()
     assert main(["run", "--profile", "tiny", "--stage", "score"]) == 0
     study_file(lambda d: d["profiles"]["tiny"]["settings"]["phase1"].update(lr=3.0e-4))
-    cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
-    assert results.phase1_runs(cfg).empty                  # the stale runs are not read as current
+    assert _results().phase1_runs().empty                  # the stale runs are not read as current
     capsys.readouterr()
     rc, err = _cli(capsys, "run", "--profile", "tiny")
-    assert rc == 2 and "3 finished run(s) were made with other settings" in err
-    assert "lr: 0.0001 -> 0.0003" in err and "hscore clean --profile tiny" in err and err.count("\n") == 1
+    assert rc == 2 and "3 finished step(s) were made from other inputs" in err
+    assert "lr: 0.0001 -> 0.0003" in err and "hscore clean --profile tiny --stale" in err and err.count("\n") == 1
 
 
 def test_turning_padding_free_off_makes_the_runs_stale(study_file, capsys):
@@ -191,20 +238,22 @@ def test_a_baseline_that_needs_logits_is_refused_for_qa_before_training(study_fi
 
 
 def test_every_baseline_of_the_registry_runs_through_the_plan_to_the_tables(study_file):
-    from hscore import baselines, plots, selection
+    from hscore.pruning import baselines
+    from hscore.report import plots
 
     names = list(baselines.BASELINES)
     study_file(lambda d: d["profiles"]["tiny"]["settings"].update(baselines=names))
     assert main(["run", "--profile", "tiny"]) == 0
-    cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
-    table = results.phase2_results(cfg)
+    pair = _results()
+    table = pair.phase2()
     assert set(table["method"]) == {"full", "hscore", "cheaper", *names}
-    subsets = selection.load_subsets(cfg)
-    scores = selection.load_scores(cfg)   # every baseline's score, from the recorded dynamics
+    subsets = pair.subsets()
+    scores = pair.scores()   # every baseline's score, from the recorded dynamics
     for spec in subsets.specs:
         size = subsets.size(spec)
         for name in names:
-            np.testing.assert_array_equal(subsets.positions(name, spec.name, 7), baselines.choose(name, scores, size, 7))
+            np.testing.assert_array_equal(subsets.positions(name, spec.name, 7),
+                                          baselines.choose(name, scores, size, 7))
             assert len(subsets.positions(name, spec.name, 7)) == size
     assert "random/remove-0-3/7" in subsets.indices and "ccs/remove-0-3/7" in subsets.indices
     assert "ambiguous/remove-0-3" in subsets.indices

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from hscore.dynamics import TrainingDynamics
-from hscore.scores import (confidence, correctness, dynamic_uncertainty, el2n, forgetting_events, h_histogram, h_score,
-                           scores_table, success_rate, variability)
+from hscore.pruning.scores import (
+    confidence,
+    correctness,
+    dynamic_uncertainty,
+    el2n,
+    forgetting_events,
+    h_histogram,
+    h_score,
+    scores_table,
+    success_rate,
+    variability,
+)
 
 # correct[r, e, i] for R = 3 runs, E = 2 epochs, N = 4 examples.
 CORRECT = np.array([
@@ -40,7 +50,8 @@ VARIABILITY_EXPECTED = [0.0, 0.1, 0.5, math.sqrt(0.05)]
 
 
 def test_gold_prob_layout_is_as_written():
-    assert GOLD_PROB[1, 1, 2] == 1.0 and GOLD_PROB[2, 1, 3] == pytest.approx(0.3) and GOLD_PROB[0, 1, 1] == pytest.approx(0.3)
+    assert GOLD_PROB[1, 1, 2] == 1.0
+    assert GOLD_PROB[2, 1, 3] == pytest.approx(0.3) and GOLD_PROB[0, 1, 1] == pytest.approx(0.3)
 
 
 def test_h_score_by_hand():

@@ -3,74 +3,74 @@
 import numpy as np
 import pytest
 
-from hscore import squad
-
+from hscore import metrics
+from hscore.engine import squad
 
 # ---------------------------------------------------------------- normalization, EM, F1
 
 def test_normalize_answer_lowers_and_drops_punctuation_articles_and_extra_spaces():
-    assert squad.normalize_answer("The  Cat,  sat!") == "cat sat"
-    assert squad.normalize_answer("An apple a day") == "apple day"
-    assert squad.normalize_answer("  Hello\tWORLD\n") == "hello world"
+    assert metrics.normalize_answer("The  Cat,  sat!") == "cat sat"
+    assert metrics.normalize_answer("An apple a day") == "apple day"
+    assert metrics.normalize_answer("  Hello\tWORLD\n") == "hello world"
     # articles only as whole words; punctuation goes first, so "the-end" becomes "theend" and stays
-    assert squad.normalize_answer("theater anthem") == "theater anthem"
-    assert squad.normalize_answer("the-end") == "theend"
-    assert squad.normalize_answer("a.") == ""
-    assert squad.get_tokens("") == []
-    assert squad.get_tokens("The U.S. army") == ["us", "army"]
+    assert metrics.normalize_answer("theater anthem") == "theater anthem"
+    assert metrics.normalize_answer("the-end") == "theend"
+    assert metrics.normalize_answer("a.") == ""
+    assert metrics.get_tokens("") == []
+    assert metrics.get_tokens("The U.S. army") == ["us", "army"]
 
 
 def test_exact_match_compares_normalized_strings():
-    assert squad.exact_match("The Eiffel Tower.", "eiffel tower") == 1
-    assert squad.exact_match("Eiffel Tower", "the Eiffel tower in Paris") == 0
-    assert squad.exact_match("", "the") == 1          # both normalize to ""
+    assert metrics.exact_match("The Eiffel Tower.", "eiffel tower") == 1
+    assert metrics.exact_match("Eiffel Tower", "the Eiffel tower in Paris") == 0
+    assert metrics.exact_match("", "the") == 1          # both normalize to ""
 
 
 def test_f1_partial_overlap_by_hand():
     # [cat, sat] vs [cat, sat, down]: P = 1, R = 2/3 -> F1 = 2 * (2/3) / (5/3) = 0.8
-    assert squad.f1("the cat sat", "a cat sat down") == pytest.approx(0.8)
+    assert metrics.f1("the cat sat", "a cat sat down") == pytest.approx(0.8)
     # a repeated token matches only as often as the other side has it: [cat, cat] vs [cat]: P = 1/2, R = 1 -> 2/3
-    assert squad.f1("cat cat", "cat") == pytest.approx(2 / 3)
-    assert squad.f1("dog", "cat") == 0.0
-    assert squad.f1("Cat.", "cat") == 1.0
+    assert metrics.f1("cat cat", "cat") == pytest.approx(2 / 3)
+    assert metrics.f1("dog", "cat") == 0.0
+    assert metrics.f1("Cat.", "cat") == 1.0
 
 
 def test_f1_with_an_empty_side_is_one_only_when_both_are_empty():
-    assert squad.f1("", "") == 1.0
-    assert squad.f1("", "cat") == 0.0
-    assert squad.f1("cat", "") == 0.0
-    assert squad.f1("the", "") == 1.0                 # "the" has no tokens after normalization
+    assert metrics.f1("", "") == 1.0
+    assert metrics.f1("", "cat") == 0.0
+    assert metrics.f1("cat", "") == 0.0
+    assert metrics.f1("the", "") == 1.0                 # "the" has no tokens after normalization
 
 
 def test_gold_answers_drop_texts_that_normalize_to_nothing():
-    assert squad.gold_answers(["Paris", "the", "!"]) == ["Paris"]
-    assert squad.gold_answers(["a", ""]) == [""]
-    assert squad.gold_answers([]) == [""]
+    assert metrics.gold_answers(["Paris", "the", "!"]) == ["Paris"]
+    assert metrics.gold_answers(["a", ""]) == [""]
+    assert metrics.gold_answers([]) == [""]
 
 
 # ---------------------------------------------------------------- the SQuAD v2 metric
 
 def test_unanswerable_question_scores_only_an_empty_prediction():
-    assert squad.squad_v2_metric({"q": ""}, {"q": []}) == {
+    assert metrics.squad_v2_metric({"q": ""}, {"q": []}) == {
         "exact": 100.0, "f1": 100.0, "total": 1, "NoAns_exact": 100.0, "NoAns_f1": 100.0, "NoAns_total": 1}
-    scores = squad.squad_v2_metric({"q": "Paris"}, {"q": []})
+    scores = metrics.squad_v2_metric({"q": "Paris"}, {"q": []})
     assert (scores["exact"], scores["f1"]) == (0.0, 0.0)
     assert "HasAns_total" not in scores
 
 
 def test_score_is_the_best_over_gold_answers():
     # EM and F1 are 1 against the second gold only (F1 0 vs "dog", 0.8 vs "cat sat down"): the max is taken
-    scores = squad.squad_v2_metric({"q": "the cat sat"}, {"q": ["dog", "cat sat", "cat sat down"]})
+    scores = metrics.squad_v2_metric({"q": "the cat sat"}, {"q": ["dog", "cat sat", "cat sat down"]})
     assert scores["exact"] == 100.0 and scores["f1"] == pytest.approx(100.0)
     # EM 0 everywhere; F1 is max(0.8 vs "cat sat down", 2/3 vs "cat": P 1/2, R 1)
-    scores = squad.squad_v2_metric({"q": "cat sat"}, {"q": ["cat sat down", "cat"]})
+    scores = metrics.squad_v2_metric({"q": "cat sat"}, {"q": ["cat sat down", "cat"]})
     assert scores["exact"] == 0.0 and scores["f1"] == pytest.approx(80.0)
 
 
 def test_has_ans_and_no_ans_splits_and_totals():
     references = {"a1": ["Paris", "paris, France"], "a2": ["cat sat down"], "n1": [], "n2": []}
     predictions = {"a1": "Paris", "a2": "the cat sat", "n1": "", "n2": "Lyon"}
-    scores = squad.squad_v2_metric(predictions, references)
+    scores = metrics.squad_v2_metric(predictions, references)
     # per question: EM 1, 0, 1, 0; F1 1, 0.8, 1, 0
     assert scores["total"] == 4 and scores["HasAns_total"] == 2 and scores["NoAns_total"] == 2
     assert scores["exact"] == pytest.approx(50.0)
@@ -84,17 +84,17 @@ def test_has_ans_and_no_ans_splits_and_totals():
 def test_answers_that_normalize_to_nothing_count_as_no_answer_but_stay_has_ans():
     # the official script: gold texts that normalize to "" are dropped (gold becomes [""]), but the
     # question is still HasAns because its answer list is non-empty
-    scores = squad.squad_v2_metric({"q": ""}, {"q": ["The"]})
+    scores = metrics.squad_v2_metric({"q": ""}, {"q": ["The"]})
     assert scores["exact"] == 100.0 and scores["HasAns_total"] == 1 and "NoAns_total" not in scores
 
 
 def test_mismatched_ids_raise_and_name_them():
     with pytest.raises(ValueError, match="q2"):
-        squad.squad_v2_metric({"q1": "x"}, {"q1": ["x"], "q2": ["y"]})
+        metrics.squad_v2_metric({"q1": "x"}, {"q1": ["x"], "q2": ["y"]})
     with pytest.raises(ValueError, match="extra"):
-        squad.squad_v2_metric({"q1": "x", "extra": "y"}, {"q1": ["x"]})
+        metrics.squad_v2_metric({"q1": "x", "extra": "y"}, {"q1": ["x"]})
     with pytest.raises(ValueError):
-        squad.squad_v2_metric({}, {})
+        metrics.squad_v2_metric({}, {})
 
 
 # ---------------------------------------------------------------- post-processing

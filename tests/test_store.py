@@ -1,15 +1,15 @@
-"""Atomic writes and resumable, identity-checked steps."""
+"""Atomic writes, checksums, step records, and the one definition of a done step (``hscore.study.run``)."""
 
 import json
 import os
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from hscore import store
-from hscore.errors import CorruptResultError, StaleResultError
+from hscore import files as store
+from hscore.study import store as records
+from hscore.study.run import judge
 
 IDENTITY = {"phase": "phase1", "seed": 342, "lr": 2e-5, "eval_data": {"validation": "abc"}}
 
@@ -81,59 +81,100 @@ def test_file_sha256_matches_hashlib(tmp_path):
     assert store.file_sha256(tmp_path / "f") == hashlib.sha256(b"hello" * 1000).hexdigest()
 
 
+class _Step:
+    """What ``judge`` reads of a step: its folder (the state needs nothing else)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+
 @pytest.fixture
 def finished(tmp_path):
     """A finished step: one result file and its step.json."""
     folder = tmp_path / "run-0"
     store.atomic_save_npz(folder / "dynamics.npz", correct=np.ones((2, 3), dtype=bool))
-    store.finish_step(folder, IDENTITY, ["dynamics.npz"], {"seed": 342, "wall_seconds": 1.5})
+    records.finish_step(folder, IDENTITY, ["dynamics.npz"], {"seed": 342, "wall_seconds": 1.5})
     return folder
 
 
-def test_unfinished_step_is_none(tmp_path):
-    assert store.load_step(tmp_path / "missing", IDENTITY) is None
+def test_unfinished_step_is_pending(tmp_path):
+    assert judge(_Step(tmp_path / "missing"), IDENTITY).state == "pending"
     folder = tmp_path / "run-0"
     store.atomic_save_npz(folder / "dynamics.npz", x=np.zeros(2))  # result written, killed before step.json
-    assert store.load_step(folder, IDENTITY) is None
+    assert judge(_Step(folder), IDENTITY).state == "pending"
+    assert judge(_Step(folder), None, "its scoring runs are not all done").state == "waiting"
 
 
-def test_finished_step_with_same_identity_returns_its_record(finished):
-    record = store.load_step(finished, dict(IDENTITY))
-    assert record["identity_hash"] == store.identity_hash(IDENTITY)
+def test_finished_step_with_same_identity_is_done_with_its_record(finished):
+    run = judge(_Step(finished), dict(IDENTITY))
+    assert run.state == "done" and run.done and run.problem == ""
+    record = run.record
+    assert record["identity_hash"] == store.identity_hash(IDENTITY) == run.hash
     assert record["identity"] == IDENTITY
     assert record["seed"] == 342 and record["wall_seconds"] == 1.5
-    assert record["files"] == {"dynamics.npz": store.file_sha256(finished / "dynamics.npz")}
+    assert record["files"] == {"dynamics.npz": {"bytes": (finished / "dynamics.npz").stat().st_size,
+                                                "sha256": store.file_sha256(finished / "dynamics.npz")}}
     assert _names(finished) == ["dynamics.npz", "step.json"]
 
 
-def test_other_identity_is_stale_and_nothing_changes(finished):
+def test_other_identity_is_stale_names_what_changed_and_nothing_changes(finished):
     before = {p.name: p.read_bytes() for p in finished.iterdir()}
-    with pytest.raises(StaleResultError, match=re.escape(str(finished))):
-        store.load_step(finished, {**IDENTITY, "lr": 1e-5})
+    run = judge(_Step(finished), {**IDENTITY, "lr": 1e-5, "eval_data": {"validation": "abd"}})
+    assert run.state == "stale" and not run.done
+    assert "lr: 2e-05 -> 1e-05" in run.problem and "eval_data.validation: 'abc' -> 'abd'" in run.problem
+    assert str(finished) in run.describe()
     assert {p.name: p.read_bytes() for p in finished.iterdir()} == before
+
+
+def test_a_changed_data_fingerprint_is_named_as_the_training_data(finished):
+    identity = {**IDENTITY, "data": {"train": "aaa", "eval": {"validation": "bbb"}}}
+    records.finish_step(finished, identity, ["dynamics.npz"], {})
+    run = judge(_Step(finished), {**identity, "data": {"train": "ccc", "eval": {"validation": "bbb"}}})
+    assert run.state == "stale" and run.problem.startswith("made from other inputs: the training data")
 
 
 def test_changed_file_is_corrupt(finished):
     store.atomic_save_npz(finished / "dynamics.npz", correct=np.zeros((2, 3), dtype=bool))
-    with pytest.raises(CorruptResultError, match="dynamics.npz"):
-        store.load_step(finished, IDENTITY)
+    run = judge(_Step(finished), IDENTITY)
+    assert run.state == "corrupt" and "dynamics.npz" in run.problem
+
+
+def test_a_flipped_byte_of_the_same_size_is_corrupt(finished):
+    path = finished / "dynamics.npz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    run = judge(_Step(finished), IDENTITY)
+    assert run.state == "corrupt" and "checksum" in run.problem
+
+
+def test_a_truncated_file_is_corrupt_by_its_size(finished):
+    path = finished / "dynamics.npz"
+    path.write_bytes(path.read_bytes()[:-10])
+    run = judge(_Step(finished), IDENTITY)
+    assert run.state == "corrupt" and "bytes" in run.problem
 
 
 def test_missing_file_is_corrupt(finished):
     (finished / "dynamics.npz").unlink()
-    with pytest.raises(CorruptResultError, match="missing"):
-        store.load_step(finished, IDENTITY)
+    run = judge(_Step(finished), IDENTITY)
+    assert run.state == "corrupt" and "missing" in run.problem
 
 
-@pytest.mark.parametrize("garbage", [b"{\"identity_hash\": \"ab", b"\xff\xfe\x00 not json", b""])
+@pytest.mark.parametrize("garbage", [b"{\"identity_hash\": \"ab", b"\xff\xfe\x00 not json", b"", b"[1, 2]", b"null"])
 def test_garbage_step_json_is_corrupt(finished, garbage):
     (finished / "step.json").write_bytes(garbage)
-    with pytest.raises(CorruptResultError, match="delete the folder"):
-        store.load_step(finished, IDENTITY)
+    run = judge(_Step(finished), IDENTITY)
+    assert run.state == "corrupt" and "step.json" in run.problem
 
 
-@pytest.mark.parametrize("garbage", [b"[1, 2]", b"null"])
-def test_non_object_step_json_is_corrupt(finished, garbage):
-    (finished / "step.json").write_bytes(garbage)
-    with pytest.raises(CorruptResultError):
-        store.load_step(finished, IDENTITY)
+def test_a_held_lock_is_running(tmp_path):
+    folder = tmp_path / "phase1" / "run-0"
+    with records.step_lock(folder):
+        assert records.held(folder)
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:   # another process sees the step as running
+            assert pool.apply(records.held, (folder,))
+    assert not records.held(folder)

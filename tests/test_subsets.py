@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hscore.errors import ConfigError
-from hscore.subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
+from hscore.pruning.subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
 
 # The removed H values of the seven subsets the official phase2.sh trains on for R = 6.
 PAPER_REMOVED = [(0, 6), (0, 1, 6), (0, 1, 2, 6), (0, 1, 2, 3, 6), (0, 1, 5, 6), (0, 1, 2, 3, 4, 6),
@@ -112,7 +112,8 @@ def test_ambiguous_subset_takes_the_most_variable_by_hand():
 def test_label_balance_and_a_vanishing_class():
     import pandas as pd
 
-    from hscore.selection import Subsets, label_balance, vanishing_classes
+    from hscore.analysis.balance import label_balance, vanishing_classes
+    from hscore.study.selection import Subsets
 
     # 12 examples, labels 0 (6) and 1 (6); the winning ticket (remove 0, 3) keeps H in {1, 2}:
     # five of label 0 and one of label 1 -> label 1 falls from 50% to 17%, a third of its share.

@@ -11,8 +11,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-from hscore import paths, plots, store, summary  # noqa: E402
-from hscore.plan import Step  # noqa: E402
+from hscore.analysis import tables as summary  # noqa: E402
+from hscore.report import plots  # noqa: E402
+from hscore.study.results import PHASE1_COLUMNS  # noqa: E402
 
 
 def _rows(method, subset, kept, size, scores, metric="accuracy"):
@@ -35,12 +36,15 @@ def results():
 
 
 def _phase1_runs(cfg, scores):
-    """Finished scoring runs as run_phase1 records them (step.json with the evaluation scores)."""
-    for r, (seed, score) in enumerate(zip(cfg.phase1.seeds, scores)):
-        store.atomic_write_json(paths.phase1_run_dir(cfg.results_dir, r) / "step.json", {
-            "run": r, "seed": seed, "wall_seconds": 2.0, "flops": 3e15, "device": "cpu",
-            "identity": Step(cfg, "score", run=r, seed=seed).settings(),
-            "eval": {"validation": {"accuracy": score, "row_accuracy": 0.0}}})
+    """The scoring runs' table as ``PairResults.phase1_runs`` reads it (two metrics per run)."""
+    rows = [{"run": r, "seed": seed, "split": "validation", "metric": metric, "score": value, "wall_seconds": 2.0,
+             "flops": 3e15, "device": "cpu"}
+            for r, (seed, score) in enumerate(zip(cfg.phase1.seeds, scores))
+            for metric, value in (("accuracy", score), ("row_accuracy", 0.0))]
+    return pd.DataFrame(rows, columns=PHASE1_COLUMNS)
+
+
+NO_RUNS = pd.DataFrame(columns=PHASE1_COLUMNS)
 
 
 def test_tradeoff_table_means_and_spreads(results):
@@ -60,7 +64,7 @@ def test_tradeoff_table_means_and_spreads(results):
 
 def test_pair_summary_reads_the_winning_ticket(results, tiny_config):
     cfg = tiny_config(phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2)))
-    table = summary.pair_summary(cfg, results)
+    table = summary.pair_summary(cfg, results, NO_RUNS)
     assert len(table) == 1   # one row per split, in the task's headline metric only
     row = table.iloc[0]
     assert row["metric"] == "accuracy"
@@ -76,12 +80,13 @@ def test_pair_summary_reads_the_winning_ticket(results, tiny_config):
 
 def test_pair_summary_reports_the_phase1_runs_as_full_data(results, tiny_config):
     cfg = tiny_config(phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2)))   # R = 3 scoring runs
-    _phase1_runs(cfg, [78.0, 80.0, 85.0])
-    row = summary.pair_summary(cfg, results).iloc[0]
+    phase1 = _phase1_runs(cfg, [78.0, 80.0, 85.0])
+    row = summary.pair_summary(cfg, results, phase1).iloc[0]
     assert row["full data (phase-1 runs)"] == pytest.approx(81.0)
     assert row["full data (phase-1 runs) sd"] == pytest.approx(np.std([78.0, 80.0, 85.0], ddof=1))
-    assert row["phase-1 runs"] == 3 and row["full data (phase-2 settings)"] == 81.0  # the phase-2 full run: its own column
-    shown = summary.display_columns(summary.pair_summary(cfg, results)).iloc[0]
+    assert row["phase-1 runs"] == 3
+    assert row["full data (phase-2 settings)"] == 81.0  # the phase-2 full run: its own column
+    shown = summary.display_columns(summary.pair_summary(cfg, results, phase1)).iloc[0]
     assert shown["full data (phase-1 runs)"] == "81.0 ± 3.6"
 
 
@@ -108,13 +113,33 @@ def test_figures_draw_from_tables(results):
 def test_cost_table_from_recorded_wall_times(results, tiny_config):
     """3 scoring runs of 2 s; phase-2 runs of 1 s on the full set and on the ticket: no saving yet."""
     cfg = tiny_config(phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2)))
-    _phase1_runs(cfg, [78.0, 80.0, 85.0])
-    row = summary.cost_table(cfg, results).iloc[0]
+    phase1 = _phase1_runs(cfg, [78.0, 80.0, 85.0])
+    row = summary.cost_table(cfg, results, phase1).iloc[0]
     assert row["scoring runs"] == 3 and row["scoring (s)"] == pytest.approx(6.0)
     assert row["saved per later run (s)"] == 0 and row["later runs to pay back"] == np.inf
-    assert (row["scoring (PFLOP)"], row["full-set run (PFLOP)"], row["ticket run (PFLOP)"]) == pytest.approx((9, 1, 0.3))
+    flops = (row["scoring (PFLOP)"], row["full-set run (PFLOP)"], row["ticket run (PFLOP)"])
+    assert flops == pytest.approx((9, 1, 0.3))
     faster = results.assign(wall_seconds=np.where(results["method"] == "full", 4.0, 1.0))
-    row = summary.cost_table(cfg, faster).iloc[0]
+    row = summary.cost_table(cfg, faster, phase1).iloc[0]
     assert row["saved per later run (s)"] == pytest.approx(3.0) and row["later runs to pay back"] == pytest.approx(2.0)
     assert row["ticket % of full"] == pytest.approx(30.0)
-    assert summary.cost_table(cfg, results.iloc[:0]).empty
+    assert summary.cost_table(cfg, results.iloc[:0], phase1).empty
+
+
+def test_seed_counts_are_the_runs_behind_each_mean(results, tiny_config):
+    """Three seeds configured, two runs finished: the table says 2, and a method with one run shows no spread."""
+    cfg = tiny_config(phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2, 3)))
+    one_random = results[~((results["method"] == "random") & (results["seed"] == 2))]
+    row = summary.pair_summary(cfg, one_random, NO_RUNS).iloc[0]
+    assert row["phase-2 seeds"] == 2 and row["random n"] == 1 and row["winning ticket n"] == 2
+    shown = summary.display_columns(summary.pair_summary(cfg, one_random, NO_RUNS)).iloc[0]
+    assert shown["random"] == "70.0" and shown["winning ticket"] == "83.0 ± 2.8"
+
+
+def test_no_column_for_a_baseline_the_plan_no_longer_holds(results, tiny_config):
+    """Runs of a baseline removed from the plan never become a column (the readers return the plan's runs;
+    the table's columns come from the plan's baselines)."""
+    cfg = tiny_config(baselines=("random",), phase2=dataclasses.replace(tiny_config().phase2, seeds=(1, 2)))
+    table = summary.pair_summary(cfg, results, NO_RUNS)
+    assert "random" in table.columns and "ambiguous" not in table.columns
+    assert summary.baseline_columns(table) == ["random"]

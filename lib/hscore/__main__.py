@@ -10,21 +10,26 @@
 - ``score``: phase 1 alone (the scoring runs and the subsets), then each pair's H histogram.
 - ``prune``: your own data: ``--task NAME`` (declared in ``tasks:`` of study.yaml, or built in) or
   ``--file F --text COLUMN --label COLUMN``, with ``--model``: phase 1 (``--evaluate``: phase 2
-  too), then the scores, every subset in the input's format and a report (``hscore.prune``).
-- ``pairs``: list the profile's model-task pairs. ``clean``: delete the profile's results and
-  executed notebooks (where ``HSCORE_RESULTS_DIR`` and ``HSCORE_BOOK_DIR`` point).
+  too), then the scores, every subset in the input's format and a report (``hscore.report.prune``).
+- ``pairs``: list the profile's model-task pairs. ``clean``: delete one profile's results and
+  executed notebooks (where ``HSCORE_RESULTS_DIR`` and ``HSCORE_BOOK_DIR`` point), or with
+  ``--stale`` only its stale and corrupt steps; it says what it deletes and asks (``--yes``: don't).
 
-Every error is one line (``hscore: error: ...``) and exit status 2; finished steps are kept.
+Every error is one line (``hscore: error: ...``) and exit status 2; finished steps are kept. Each
+command imports what it needs when it runs, so ``hscore plan`` and ``hscore clean`` load no torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
+import signal
 import sys
+from pathlib import Path
 
 from . import config, paths
-from .errors import HScoreError
+from .errors import ConfigError, HScoreError
 
 COMMANDS = ("plan", "run", "score", "reproduce", "execute", "book", "pairs", "clean", "prune")
 
@@ -43,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                           "between them); auto: one per GPU, or 2 on a CPU with 2 cores or more (default: 1)")
     run.add_argument("--stage", choices=("score", "finetune"), action="append",
                      help="only these stages (repeatable): score = phase 1, finetune = phase 2")
+    clean = parser.add_argument_group("clean")
+    clean.add_argument("--stale", action="store_true", help="only the steps that are stale or corrupt")
+    clean.add_argument("--yes", action="store_true", help="do not ask before deleting")
     own = parser.add_argument_group("prune: your own data")
     own.add_argument("--task", help="a task declared in study.yaml (tasks:) or built in")
     own.add_argument("--model", default="minilm", help="a model of study.yaml (default: %(default)s)")
@@ -54,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     own.add_argument("--encoding", default="utf-8", help="of a CSV/TSV/JSON file (default: %(default)s)")
     own.add_argument("--drop-empty", action="store_true", help="drop rows with an empty text (and say how many)")
     own.add_argument("--evaluate", action="store_true", help="also phase 2: fine-tune on the subsets")
+    own.add_argument("--train-cap", type=int, metavar="N", help="score a seeded sample of N training examples")
     own.add_argument("--out", help="where the pruned files go (default: results/<profile>/<model>/<task>/pruned)")
     slurm = parser.add_argument_group("Slurm resources per job (override the cluster section of study.yaml)")
     slurm.add_argument("--partition")
@@ -67,85 +76,125 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_plan(plan) -> None:
-    from .results import ignored, step_state
+STAGES = {"score": ("score", "select"), "finetune": ("finetune", "tables")}  # --stage -> the plan's stages
 
+
+def _stages(args) -> tuple[str, ...] | None:
+    return None if not args.stage else tuple(s for name in args.stage for s in STAGES[name])
+
+
+def _show_plan(plan) -> None:
+    from .study.results import PairResults
+    from .study.run import Board
+
+    board = Board(plan)
     print(f"profile {plan.profile}: {config.describe(plan.profile)}")
     for cfg in plan.configs:
+        runs = board.pairs[cfg.pair]
         states: dict[str, dict[str, int]] = {}
-        for step in plan.of_pair(cfg):
-            by_state = states.setdefault(step.stage, {})
-            state = step_state(step)
-            by_state[state] = by_state.get(state, 0) + 1
+        for run in runs.runs.values():
+            by_state = states.setdefault(run.step.stage, {})
+            by_state[run.state] = by_state.get(run.state, 0) + 1
         parts = [f"{stage} {sum(n.values())} ({', '.join(f'{v} {k}' for k, v in sorted(n.items()))})"
                  for stage, n in states.items()]
-        print(f"  {cfg.model}/{cfg.task}: " + "; ".join(parts))
-        for line in ignored(cfg):
-            print(f"    ignored: {line}")
+        print(f"  {cfg.pair}: " + "; ".join(parts))
+        if runs.data_problem:
+            print(f"    {runs.data_problem}")
+        for line in PairResults(cfg, runs).ignored():
+            print(f"    left out: {line}")
     counts = plan.counts()
     print(f"{len(plan.steps)} steps: {counts['score']} scoring runs, {counts['select']} selections, "
-          f"{counts['finetune']} phase-2 runs")
+          f"{counts['finetune']} phase-2 runs, {counts['tables']} tables")
 
 
 def _run(plan, args) -> None:
-    from . import executors
+    from .engine.device import pick_device
+    from .study import executors
 
+    for cfg in plan.configs:  # stop before anything runs: no GPU where one is required
+        pick_device(cfg.require_gpu)
     jobs = executors.resolve_jobs(args.jobs)
-    if args.executor == "local":
-        for cfg in plan.configs:  # stop before anything runs: no GPU where one is required
-            from .device import pick_device
-
-            pick_device(cfg.require_gpu)
-        outcome = executors.run_local(plan, jobs=jobs, stages=args.stage)
-    else:
+    cluster = None
+    if args.executor != "local":
         cluster = config.cluster_config(plan.profile, **{k: getattr(args, k) for k in (
             "partition", "account", "qos", "time_min", "gpus_per_task", "cpus_per_task", "mem_gb", "max_parallel")})
-        outcome = executors.run_submitit(plan, cluster, backend="local" if args.executor == "submitit-local"
-                                         else "slurm", stages=args.stage)
+    outcome = executors.run(plan, args.executor, jobs, _stages(args), cluster)
     print(f"[{plan.profile}] {len(outcome.trained)} runs trained, {len(outcome.finished)} found finished")
 
 
 def _prune(args) -> None:
-    import re
-    from pathlib import Path
-
-    from . import tasks
-    from .declared import declared_task, parse_spec
-    from .errors import ConfigError
-    from .executors import resolve_jobs
-    from .prune import prune
+    from .report.prune import declare_file, prune
+    from .study.executors import resolve_jobs
 
     jobs = resolve_jobs(args.jobs)
+    tasks = None
     if args.file:
         if args.task or not args.text or not args.label:
             raise ConfigError("prune --file needs --text COLUMN (twice for pairs) and --label COLUMN, and no --task")
-        path = Path(args.file).resolve()
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
-        name = name if name not in tasks.TASKS else f"file_{name}"
-        raw = {"file": str(path), "text": args.text[0] if len(args.text) == 1 else args.text, "label": args.label,
-               "id": args.id, "encoding": args.encoding, "drop_empty": args.drop_empty}
-        if args.validation_file:
-            raw = {**raw, "train_file": raw.pop("file"), "validation_file": str(Path(args.validation_file).resolve())}
-        tasks.register(declared_task(name, parse_spec(name, raw), Path.cwd()))
-        jobs = 1   # the task lives in this process only
+        name, spec = declare_file(args.file, args.text, args.label, args.id, args.encoding, args.drop_empty,
+                                  args.validation_file)
+        tasks = {name: spec}
     elif args.task:
         name = args.task
     else:
         raise ConfigError("prune needs --task NAME (declared in study.yaml or built in) or --file F --text C --label C")
-    cfg = config.pair_config(args.profile, args.model, name, listed=False)
-    out = prune(cfg, args.out, evaluate=args.evaluate, jobs=jobs)
+    cfg = config.pair_config(args.profile, args.model, name, listed=False, tasks=tasks)
+    if args.train_cap is not None:
+        cfg = dataclasses.replace(cfg, train_cap=args.train_cap)
+    out, notes = prune(cfg, args.out, evaluate=args.evaluate, jobs=jobs, executor=args.executor)
+    for note in notes:
+        print(f"hscore: note: {note}")
     print(f"pruned: {out} (report.md, scores.parquet, winning_ticket and every subset)")
 
 
 def _show_scores(plan) -> None:
-    from .scores import h_histogram
-    from .selection import load_scores, load_subsets
+    from .pruning.scores import h_histogram
+    from .study.results import PairResults
 
     for cfg in plan.configs:
-        scores = load_scores(cfg)
+        pair = PairResults(cfg)
+        scores = pair.scores()
         hist = h_histogram(scores["h"].to_numpy(), cfg.runs)
-        print(f"{cfg.model}/{cfg.task}: H histogram " + ", ".join(f"H={h}: {n}" for h, n in hist.items()))
-        print(load_subsets(cfg).table().round(1).to_string(index=False))
+        print(f"{cfg.pair}: H histogram " + ", ".join(f"H={h}: {n}" for h, n in hist.items()))
+        print(pair.subsets().table().round(1).to_string(index=False))
+
+
+def _clean(args) -> None:
+    """Delete one profile's results (or only its stale steps), after saying what and asking."""
+    study = config.load_study()
+    if args.profile not in study["profiles"]:
+        raise ConfigError(f"--profile {args.profile!r} is not a profile of {paths.study_file()}; it has: "
+                          f"{', '.join(study['profiles'])}")
+    if args.stale:
+        from .study.plan import build
+        from .study.run import Board
+
+        plan = build(args.profile, args.pair, study, check_writable=False)
+        targets = [run.step.folder for run in Board(plan).runs() if run.state in ("stale", "corrupt")
+                   and run.step.folder.exists()]
+    else:
+        targets = [f for f in (paths.profile_dir(args.profile), paths.executed_dir(args.profile)) if f.exists()]
+        if args.pair:
+            pairs = [config.parse_pair(p) for p in args.pair]
+            targets = [f for f in (paths.pair_dir(args.profile, m, t) for m, t in pairs) if f.exists()]
+    if not targets:
+        print("nothing to delete")
+        return
+    files = sum(1 for f in targets for p in Path(f).rglob("*") if p.is_file())
+    print(f"hscore clean will delete {len(targets)} folder(s) ({files} files):")
+    for folder in targets[:20]:
+        print(f"  {folder}")
+    if len(targets) > 20:
+        print(f"  ... and {len(targets) - 20} more")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("hscore clean asks before deleting; run it in a terminal, or add --yes")
+        if input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return
+    for folder in targets:
+        shutil.rmtree(folder)
+        print(f"deleted {folder}")
 
 
 def main(argv=None) -> int:
@@ -155,12 +204,9 @@ def main(argv=None) -> int:
             _prune(args)
             return 0
         if args.command == "clean":
-            for folder in (paths.profile_dir(args.profile), paths.executed_dir(args.profile)):
-                if folder.exists():
-                    shutil.rmtree(folder)
-                    print(f"deleted {folder}")
+            _clean(args)
             return 0
-        from . import plan as plan_module
+        from .study import plan as plan_module
 
         plan = plan_module.build(args.profile, args.pair,
                                  check_writable=args.command in ("run", "score", "reproduce"))
@@ -171,18 +217,18 @@ def main(argv=None) -> int:
         elif args.command == "plan":
             _show_plan(plan)
         elif args.command == "score":
-            args.stage = ["score", "select"]
+            args.stage = ["score"]
             _run(plan, args)
             _show_scores(plan)
         elif args.command == "run":
             _run(plan, args)
-            from .summary import profile_summary
+            from .analysis.tables import display_columns, profile_summary
 
             table = profile_summary(args.profile)
             if not table.empty:
-                print(table.to_string())
+                print(display_columns(table).to_string(index=False))
         else:
-            from . import book
+            from .report import book
 
             if args.command == "reproduce":
                 _run(plan, args)
@@ -194,6 +240,7 @@ def main(argv=None) -> int:
         print(f"hscore: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C while saying so changes nothing
         print("hscore: interrupted; finished steps are kept, run the same command to resume", file=sys.stderr)
         return 130
     return 0

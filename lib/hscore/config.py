@@ -3,12 +3,14 @@
 A profile lists model-task pairs. Each pair's settings resolve as
 ``defaults <- profile.settings <- pair.settings`` (nested dictionaries merge key by key), and the
 result is a ``PairConfig``: everything one model-task pair's study needs, and nothing else.
-``PairConfig.to_dict()`` is what every result file stores beside its numbers.
+``PairConfig.to_dict()`` is what every result file stores beside its numbers. A pair whose task is
+declared as data (``tasks:`` in ``study.yaml``, or ``hscore prune --file``) carries the parsed
+declaration (``PairConfig.declared``), so it travels to worker processes and into every record.
 
 Validation is strict and typed (pydantic validates the dataclasses below): ``batch_size: 2.5``,
 ``seeds: [1.5]``, ``epochs: true`` and ``lr: .inf`` are errors, never coerced. Every error is one
 ``ConfigError`` line naming where the value was written (``profiles.smoke.settings.phase1.lr``),
-the value and what is expected. ``hscore.plan`` resolves every pair of a profile before anything
+the value and what is expected. ``hscore.study.plan`` resolves every pair of a profile before anything
 trains, so a typo in the last pair stops the study before the first run.
 """
 
@@ -21,12 +23,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, StrictStr, \
-    TypeAdapter, ValidationError
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
 
 from . import paths
-from .baselines import BASELINES
+from .data import BUILTIN, TaskSpec, parse_spec
+from .data.declared import MIN_TRAIN
 from .errors import ConfigError, UnknownNameError
+from .pruning.baselines import BASELINES
+from .pruning.subsets import SubsetSpec, subset_family
 
 PRECISIONS = ("fp16", "bf16", "fp32")
 SCORE_UNITS = ("feature", "example")
@@ -91,7 +106,7 @@ class PairConfig:
     profile: str
     model: str                    # model id in study.yaml
     checkpoint: str               # what models.load_model loads
-    task: str                     # task id in hscore.tasks.TASKS
+    task: str                     # a built-in task (hscore.data.BUILTIN) or one declared as data
     max_length: StrictInt         # tokens per input (QA: per window; multiple choice: per option)
     doc_stride: StrictInt         # extractive QA: tokens shared by consecutive windows of a context
     score_unit: StrictStr         # "feature": H and pruning per row (window, option row), as the official
@@ -101,13 +116,14 @@ class PairConfig:
     data_seed: StrictInt          # seeds the caps (and the offline tasks' split)
     precision: StrictStr          # GPU precision; the CPU always trains in fp32
     require_gpu: StrictBool
-    padding_free: StrictBool      # BERT-style encoders compute on real tokens only (hscore.padding_free);
+    padding_free: StrictBool      # BERT-style encoders compute on real tokens only (hscore.engine.padding_free);
                                   # same numbers in eval, other dropout draws in training
     baselines: tuple[StrictStr, ...]  # size-matched baselines of phase 2
     phase2_subsets: tuple[StrictStr, ...] | None  # None: every H-score subset; else the names phase 2 trains
     cheaper_ticket: Real | None  # train the ticket of the cheapest (runs, epochs) overlapping this much
     phase1: PhaseConfig
     phase2: PhaseConfig
+    declared: TaskSpec | None = None  # the task's declaration when it is declared as data (hscore.data.declared)
 
     def __post_init__(self):
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {list(PRECISIONS)}")
@@ -116,18 +132,19 @@ class PairConfig:
         _check(len(set(self.baselines)) == len(self.baselines), "baselines", list(self.baselines),
                "each baseline once")
         _check(isinstance(self.require_gpu, bool), "require_gpu", self.require_gpu, "must be true or false")
-        for name in ("train_cap", "eval_cap"):
+        for name, least in (("train_cap", MIN_TRAIN), ("eval_cap", 1)):
             value = getattr(self, name)
-            _check(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1), name,
-                   value, "must be null or a positive integer")
+            _check(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= least), name,
+                   value, f"must be null or an integer >= {least}"
+                   + (" (fewer training examples measure nothing)" if least > 1 else ""))
         _check(self.max_length >= 8, "max_length", self.max_length, "must be at least 8")
         _check(self.doc_stride >= 0, "doc_stride", self.doc_stride, "must be >= 0")
         _check(self.score_unit in SCORE_UNITS, "score_unit", self.score_unit, f"must be one of {list(SCORE_UNITS)}")
         _check(len(self.phase1.seeds) >= 2, "phase1.seeds", list(self.phase1.seeds),
                "H-score subsets need at least 2 scoring runs")
+        for what, name in (("profile", self.profile), ("model", self.model), ("task", self.task)):
+            paths.check_name(name, what)
         if self.phase2_subsets is not None:
-            from .subsets import subset_family
-
             names = [s.name for s in subset_family(self.runs)]
             _check(set(self.phase2_subsets) <= set(names) and names[0] in self.phase2_subsets, "phase2_subsets",
                    list(self.phase2_subsets), f"null, or names among {names} including the winning ticket {names[0]}")
@@ -140,10 +157,8 @@ class PairConfig:
         return len(self.phase1.seeds)
 
     @property
-    def phase2_specs(self) -> list:
+    def phase2_specs(self) -> list[SubsetSpec]:
         """The H-score subsets phase 2 trains (``phase2_subsets``), the winning ticket first."""
-        from .subsets import subset_family
-
         family = subset_family(self.runs)
         return family if self.phase2_subsets is None else [s for s in family if s.name in self.phase2_subsets]
 
@@ -151,8 +166,15 @@ class PairConfig:
     def results_dir(self) -> Path:
         return paths.pair_dir(self.profile, self.model, self.task)
 
+    @property
+    def pair(self) -> str:
+        """``model/task``, as the command line and the tables name a pair."""
+        return f"{self.model}/{self.task}"
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(dataclasses.replace(self, declared=None))
+        out["declared"] = None if self.declared is None else self.declared.model_dump(mode="json")
+        return out
 
 
 class _Strict(BaseModel):
@@ -198,7 +220,7 @@ class StudyFile(_Strict):
     defaults: dict[str, Any]
     profiles: Annotated[dict[str, ProfileEntry], Field(min_length=1)]
     cluster: dict[str, Any] = Field(default_factory=dict)
-    tasks: dict[str, Any] = Field(default_factory=dict)   # tasks declared as data (hscore.declared)
+    tasks: dict[str, Any] = Field(default_factory=dict)   # tasks declared as data (hscore.data.declared)
 
 
 def _where(loc: tuple) -> str:
@@ -269,15 +291,16 @@ def load_study(path: Path | str | None = None) -> dict:
         StudyFile.model_validate(study)
     except ValidationError as e:
         raise _one_line(e, lambda loc: f"{path.name}: {_where(loc)}") from None
-    from .declared import parse_spec
-    from .tasks import TASKS
-
+    for section in ("models", "profiles", "tasks"):
+        for name in study.get(section) or {}:
+            paths.check_name(name, f"{section}.{name}: the name")
     for name, raw in (study.get("tasks") or {}).items():
-        if name in TASKS:
+        if name in BUILTIN:
             raise ConfigError(f"tasks.{name}: a built-in task has this name; give yours another")
-        parse_spec(name, raw)
+        parse_spec(name, raw, path.parent)
     for name in study["profiles"]:
         _profile(study, name)   # extends chains resolve, every profile has pairs
+        cluster_config(name, study)   # wrong types in a cluster section are one line now, not at submission
     return study
 
 
@@ -294,7 +317,8 @@ def _chain(study: dict, profile: str) -> list[dict]:
             raise UnknownNameError(f"unknown profile {name!r}" + (f" (extended by {chain[-1][0]!r})" if chain else "")
                                    + f"; the study defines: {known}")
         if name in [n for n, _ in chain]:
-            raise ConfigError(f"profiles.{profile}: `extends` goes round in a circle ({' -> '.join(n for n, _ in chain)}"
+            circle = " -> ".join(n for n, _ in chain)
+            raise ConfigError(f"profiles.{profile}: `extends` goes round in a circle ({circle}"
                               f" -> {name})")
         chain.append((name, study["profiles"][name]))
         name = study["profiles"][name].get("extends")
@@ -326,13 +350,6 @@ def describe(profile: str, study: dict | None = None) -> str:
     return _profile(study or load_study(), profile).get("description", "").strip()
 
 
-def check_qa_windows(max_length: int, doc_stride: int, where: str = "") -> None:
-    """Extractive QA windows overlap by ``doc_stride`` tokens: it must be under half a window."""
-    if not 0 <= doc_stride < max_length // 2:
-        raise ConfigError(f"{where}doc_stride = {doc_stride} must be less than half of max_length = {max_length} "
-                          "for extractive QA windows; change one of them in study.yaml")
-
-
 def parse_pair(text: str) -> tuple[str, str]:
     """``"model/task"`` (as on the command line) into its two names."""
     model, sep, task = text.partition("/")
@@ -342,17 +359,31 @@ def parse_pair(text: str) -> tuple[str, str]:
     return model, task
 
 
-def pair_config(profile: str, model: str, task: str, study: dict | None = None, listed: bool = True) -> PairConfig:
+def declaration(task: str, study: dict, tasks: dict[str, TaskSpec] | None = None) -> TaskSpec | None:
+    """The parsed declaration of ``task`` (``tasks`` first, then the study's ``tasks:`` section),
+    None for a built-in task; an unknown name is an ``UnknownNameError`` listing what exists."""
+    if tasks and task in tasks:
+        return tasks[task]
+    declared = study.get("tasks") or {}
+    if task in declared:
+        return parse_spec(task, declared[task], paths.study_file().parent)
+    if task in BUILTIN:
+        return None
+    raise UnknownNameError(f"unknown task {task!r}; built in: {', '.join(BUILTIN)}"
+                           + (f"; declared in study.yaml: {', '.join(declared)}" if declared else ""))
+
+
+def pair_config(profile: str, model: str, task: str, study: dict | None = None, listed: bool = True,
+                tasks: dict[str, TaskSpec] | None = None) -> PairConfig:
     """Resolve and validate the configuration of one model-task pair of a profile. With
     ``listed=False`` the pair need not be one of the profile's (``hscore prune`` on your own task):
-    it gets the profile's settings, and its own where the profile lists it."""
-    from .tasks import get_task  # the registry (and the study's declared tasks) validates task names
-
+    it gets the profile's settings, and its own where the profile lists it. ``tasks``: declarations
+    made outside the study file (``hscore prune --file``)."""
     study = study or load_study()
     prof = _profile(study, profile)
     if model not in study["models"]:
         raise UnknownNameError(f"unknown model {model!r}; study.yaml defines: {', '.join(study['models'])}")
-    get_task(task, study)
+    declared = declaration(task, study, tasks)
     index, entry = next(((i, p) for i, p in enumerate(prof["pairs"]) if (p["model"], p["task"]) == (model, task)),
                         (None, None))
     if entry is None and listed:
@@ -373,7 +404,7 @@ def pair_config(profile: str, model: str, task: str, study: dict | None = None, 
         return "defaults." + _where(loc) if loc else f"profiles.{profile} ({model}/{task})"
 
     fields = {"profile": profile, "model": model, "checkpoint": study["models"][model]["checkpoint"], "task": task,
-              **settings}
+              **settings, "declared": declared}
     try:
         return _PAIR.validate_python(fields)
     except ValidationError as e:

@@ -1,6 +1,6 @@
 """``TrainingDynamics``: what every scoring run recorded about every training row.
 
-A *row* is what the training loop batches (``hscore.kinds.base.Features``): an example for
+A *row* is what the training loop batches (``hscore.engine.kinds.base.Features``): an example for
 classification and multiple choice with a multiple-choice head, one window of the context for
 extractive QA, one option for multiple choice without such a head (OPT).
 
@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
+from .files import atomic_save_npz
 
 RUN_FILE = paths.RUN_FILE
 
@@ -59,12 +60,10 @@ class RunDynamics:
     logits: np.ndarray
 
     def save(self, path: Path) -> None:
-        from .store import atomic_save_npz
-
         atomic_save_npz(path, **{k: getattr(self, k) for k in self.__dataclass_fields__})
 
     @classmethod
-    def load(cls, path: Path) -> "RunDynamics":
+    def load(cls, path: Path) -> RunDynamics:
         with np.load(path) as f:
             return cls(**{k: f[k] for k in cls.__dataclass_fields__})
 
@@ -91,7 +90,7 @@ class TrainingDynamics:
         return self.correct.shape[1]
 
     @classmethod
-    def from_runs(cls, runs: list[RunDynamics], seeds) -> "TrainingDynamics":
+    def from_runs(cls, runs: list[RunDynamics], seeds) -> TrainingDynamics:
         first = runs[0]
         for r in runs[1:]:
             if not all(np.array_equal(getattr(r, k), getattr(first, k)) for k in ("example_id", "feature", "target")):
@@ -102,10 +101,10 @@ class TrainingDynamics:
                    first.target if logits else None, np.stack([r.logits for r in runs]) if logits else None)
 
     @classmethod
-    def load(cls, run_dirs: list[Path], seeds) -> "TrainingDynamics":
+    def load(cls, run_dirs: list[Path], seeds) -> TrainingDynamics:
         return cls.from_runs([RunDynamics.load(Path(d) / RUN_FILE) for d in run_dirs], seeds)
 
-    def by_example(self) -> "TrainingDynamics":
+    def by_example(self) -> TrainingDynamics:
         """The dynamics of whole examples: an example is correct in a run and epoch when all its rows
         are, its gold probability is the mean over its rows, its label the maximum (QA: 1 when any
         window holds the answer). Examples in order of first appearance; no logits (an example of

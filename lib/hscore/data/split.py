@@ -1,0 +1,95 @@
+"""A split of a task: stable example ids, gold labels and named per-example fields.
+
+The fields depend on the task's kind (``hscore.engine.kinds``); every example keeps an ``id``, its
+index in the task's full split, so that capped runs, scores and subsets of the same task can be
+compared example by example. ``fingerprint`` is what a run's identity records of its data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a task: stable ids, gold labels and named per-example fields.
+
+    The fields depend on the task's kind (``hscore.engine.kinds``):
+
+    - ``classification``: ``text_a`` and, for sentence pairs, ``text_b`` (str each);
+      ``labels`` are class ids;
+    - ``extractive_qa``: ``question``, ``context`` (str) and ``answers``
+      (``{"text": [str, ...], "answer_start": [int, ...]}``, empty lists when unanswerable);
+      ``labels`` are 1 for an answerable question, 0 for an unanswerable one;
+    - ``multiple_choice``: ``context``, ``question`` (str) and ``options`` (list of str, the same
+      number for every example); ``labels`` are the index of the correct option.
+    """
+
+    ids: np.ndarray              # int64, unique, index in the task's full split
+    labels: np.ndarray           # int64, see above
+    fields: dict[str, list]      # one list per field, each of length len(ids)
+
+    def __post_init__(self):
+        n = len(self.ids)
+        if len(self.labels) != n or any(len(v) != n for v in self.fields.values()):
+            raise ValueError("ids, labels and every field of a split must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, field: str) -> list:
+        return self.fields[field]
+
+    @property
+    def text_a(self) -> list[str]:
+        return self.fields["text_a"]
+
+    @property
+    def text_b(self) -> list[str] | None:
+        return self.fields.get("text_b")
+
+    def take(self, positions) -> Split:
+        """The examples at these positions, in this order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return Split(self.ids[positions], self.labels[positions],
+                     {name: [values[i] for i in positions] for name, values in self.fields.items()})
+
+    def cap(self, n: int | None, seed: int) -> Split:
+        """A seeded random sample of ``n`` examples, kept in their original order (None: all)."""
+        if n is None or n >= len(self):
+            return self
+        rng = np.random.default_rng(seed)
+        return self.take(np.sort(rng.permutation(len(self))[:n]))
+
+    def fingerprint(self) -> str:
+        """A short hash of the ids, labels and every field's content."""
+        h = hashlib.sha256(np.ascontiguousarray(self.ids).tobytes() + np.ascontiguousarray(self.labels).tobytes())
+        for name in sorted(self.fields):
+            h.update(name.encode())
+            h.update(json.dumps(self.fields[name], sort_keys=True, ensure_ascii=False).encode())
+        return h.hexdigest()[:16]
+
+
+def text_split(ids, text_a: list[str], text_b: list[str] | None, labels) -> Split:
+    """A classification split of one text (``text_b`` None) or of sentence pairs."""
+    fields = {"text_a": list(text_a)} if text_b is None else {"text_a": list(text_a), "text_b": list(text_b)}
+    return Split(np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64), fields)
+
+
+
+def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded stratified split of positions: (train, validation), each sorted."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label in np.unique(labels):
+        where = rng.permutation(np.flatnonzero(labels == label))
+        n_val = int(round(validation_fraction * len(where)))
+        val.append(where[:n_val])
+        train.append(where[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+

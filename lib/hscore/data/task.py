@@ -1,0 +1,38 @@
+"""``Task``: what the study needs to know of a task, whatever its data comes from."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .split import Split
+
+if TYPE_CHECKING:
+    from .declared import TaskSpec
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task: its kind, labels, metric, evaluation splits and how to load its data."""
+
+    name: str
+    kind: str                               # a name in hscore.engine.kinds.KINDS
+    label_names: tuple[str, ...]            # classes; options (multiple choice); unanswerable/answerable (QA)
+    metric: str                             # the headline metric: a name in hscore.metrics.METRICS
+                                            # (classification), "accuracy" (multiple choice), "f1" (QA)
+    eval_splits: tuple[str, ...]            # the evaluation splits reported, in order; the paper's first
+    load: Callable[[int], dict[str, Split]]  # data_seed -> {"train": ..., each eval split: ...}
+    source: str                              # where the data comes from, for the book
+    eval_options: dict = field(default_factory=dict)  # kind-specific evaluation options (QA: null_answers)
+    declared: TaskSpec | None = None         # the declaration of a task declared as data (hscore.data.declared)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    def identity(self) -> dict:
+        """What a run's result depends on in the task beyond its data's content: its name, kind and
+        labels, and a declared task's declaration."""
+        return {"name": self.name, "kind": self.kind, "labels": list(self.label_names),
+                "declared": None if self.declared is None else self.declared.identity()}

@@ -1,0 +1,7 @@
+"""Report: what a reader sees, from the analysis and the readers; nothing here trains.
+
+- ``display``  the notebooks' tables and sentences (Markdown and HTML)
+- ``plots``    the book's figures
+- ``book``     papermill runs and the Jupyter Book build of a profile
+- ``prune``    ``hscore prune``: the plan of one pair, then the scores, subsets and report as files
+"""

@@ -1,0 +1,259 @@
+"""What the notebooks show: configuration, run and result tables as rendered Markdown/HTML.
+
+Every number comes from the readers (``hscore.study.results``) and the analysis
+(``hscore.analysis``); nothing here trains or writes a file.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+
+from .. import config, paths
+from ..analysis.balance import VANISHING, label_balance, vanishing_classes
+from ..analysis.fairness import fairness_table, ticket_balance
+from ..analysis.pruned import agreement_by_h, examples_by_h, h_levels
+from ..analysis.tables import (
+    METHOD_LABELS,
+    comparison_table,
+    conclusions,
+    cost_table,
+    display_columns,
+    paper_results,
+    tradeoff_table,
+)
+from ..config import PairConfig
+from ..data import get_task, load_splits
+from ..engine.device import versions
+from ..engine.kinds import get_kind
+from ..pruning.cheaper import cheaper_table
+from ..pruning.scores import h_histogram
+from ..study.results import PairResults
+from ..study.selection import Subsets
+from .plots import plot_cheaper, plot_membership, plot_tradeoff
+
+
+def show_config(cfg: PairConfig) -> None:
+    task = get_task(cfg.task, cfg.declared)
+    p1, p2 = cfg.phase1, cfg.phase2
+    cap = lambda c: "all" if c is None else f"{c:,} (seeded sample)"
+    batch = lambda p: f"{p.batch_size}" if p.grad_accum == 1 else f"{p.batch_size} x {p.grad_accum} accumulated"
+    schedule = lambda p: (f"linear schedule hard-coded to {p.fixed_schedule[0]} warmup and {p.fixed_schedule[1]} total "
+                          "updates (the official RACE script)" if p.fixed_schedule else
+                          f"linear warmup over {100 * p.warmup_ratio:g}% of the run's updates, then linear decay to 0")
+    display(Markdown(
+        f"**Model** `{cfg.model}` ({cfg.checkpoint}) · **task** `{cfg.task}` ({task.kind.replace('_', ' ')}): "
+        f"{task.source}, {task.num_labels} labels ({', '.join(task.label_names)}), metric {task.metric} on "
+        f"{', '.join(task.eval_splits)}. H-scores per "
+        f"{'training row' if cfg.score_unit == 'feature' else 'training example'}.\n\n"
+        f"| | runs (seeds) | epochs | lr | batch | max length | train examples | eval examples |\n"
+        f"|---|---|---|---|---|---|---|---|\n"
+        f"| phase 1 | {cfg.runs} ({', '.join(map(str, p1.seeds))}) | {p1.epochs} | {p1.lr:g} | {batch(p1)} | "
+        f"{cfg.max_length} | {cap(cfg.train_cap)} | {cap(cfg.eval_cap)} |\n"
+        f"| phase 2 | {len(p2.seeds)} ({', '.join(map(str, p2.seeds))}) | {p2.epochs} | {p2.lr:g} | "
+        f"{batch(p2)} | {cfg.max_length} | subsets | {cap(cfg.eval_cap)} |\n\n"
+        f"AdamW (weight decay {p1.weight_decay:g}, eps {p1.adam_eps:g}, betas {tuple(p1.adam_betas)}), "
+        f"{schedule(p1)}, gradient norm clipped at {p1.max_grad_norm:g}.\n\n"
+        f"Profile `{cfg.profile}`; results in `{_shown(cfg.results_dir)}`. "
+        f"Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items() if k != "hscore") + "."))
+
+
+def _shown(folder) -> str:
+    """A results folder as a reader sees it: relative to the repository when it lies inside it."""
+    try:
+        return folder.relative_to(paths.REPO).as_posix() + "/"
+    except ValueError:
+        return str(folder) + "/"
+
+
+def show_phase1(pair: PairResults) -> None:
+    runs = pair.phase1_runs()
+    stage = pair.phase1_info()
+    trivial = "; ".join(f"{split} " + ", ".join(f"{m} {v:.1f}" for m, v in scores.items())
+                        for split, scores in stage["trivial"].items())
+    wide = runs.pivot_table(index=["run", "seed", "device", "wall_seconds"], columns=["split", "metric"],
+                            values="score")
+    display(Markdown(
+        f"{stage['train_examples']:,} training examples in {stage['train_rows']:,} rows; model head "
+        f"`{stage['head']}`. Evaluation score of each scoring run at the end of its last epoch "
+        f"(a model that ignores its input: {trivial}):"))
+    display(wide.reset_index().rename(columns={"wall_seconds": "wall time (s)"}).round(2))
+
+
+def show_h_profile(scores: pd.DataFrame, runs: int) -> None:
+    """Per H value: how many examples, and their mean confidence, variability and correctness."""
+    counts = h_histogram(scores["h"].to_numpy(), runs)
+    means = scores.groupby("h")[["confidence", "variability", "correctness"]].mean()
+    table = pd.concat([counts, (100 * counts / counts.sum()).rename("% of train"), means], axis=1)
+    display(table.round(3))
+
+
+def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None) -> None:
+    display(Markdown(f"{subsets.n_full:,} training examples. The H-score subsets, largest first "
+                     "(the first is the winning ticket):"))
+    display(subsets.table().round(1))
+    if scores is None:
+        return
+    balance = label_balance(scores, subsets)
+    display(Markdown("Label balance of the full set and of every H-score subset (the baselines are chosen "
+                     "without looking at labels):"))
+    display(balance.set_index("subset").round(1))
+    warnings = vanishing_classes(balance)
+    if warnings:
+        display(Markdown(f"**A class nearly vanishes** (below {100 * VANISHING:.0f}% of its share of the full "
+                         "set): " + "; ".join(warnings) + "."))
+
+
+def show_tradeoff(table: pd.DataFrame) -> None:
+    wide = table.pivot_table(index=["split", "metric", "subset", "kept", "size"], columns="method", values="mean")
+    wide = wide.sort_index(level=["split", "metric", "size"], ascending=[True, True, False])
+    display(wide.round(2))
+
+
+def show_summary(table: pd.DataFrame) -> None:
+    if table.empty:
+        display(Markdown("*No phase-2 results yet.*"))
+        return
+    display(display_columns(table).set_index(["model", "task", "split"]))
+
+
+def show_profile(profile: str) -> None:
+    pairs = ", ".join(f"{m} / {t}" for m, t in config.pairs(profile))
+    display(Markdown(f"Profile **{profile}**: {config.describe(profile)}\n\nPairs: {pairs}."))
+
+
+def show_paper() -> None:
+    display(paper_results().rename(columns={"full_score": "full data", "ticket_pct": "ticket % of train",
+                                            "ticket_score": "winning ticket"}).set_index(["model", "task", "split"]))
+
+
+def show_ignored(*pairs: PairResults) -> None:
+    """Finished runs on disk that the tables leave out (not in the plan, stale or corrupt)."""
+    lines = [f"- `{pair.cfg.pair}/{line.split(':', 1)[0]}`:{line.split(':', 1)[1]}"
+             for pair in pairs for line in pair.ignored()]
+    if lines:
+        display(Markdown(f"**{len(lines)} finished run(s) on disk are not part of this study's plan and are left "
+                         "out of every table:**\n\n" + "\n".join(lines)))
+
+
+def show_cost(*pairs: PairResults) -> None:
+    """Scoring cost against the time a run on the winning ticket saves, per pair (recorded wall times)."""
+    parts = [cost_table(pair.cfg, pair.phase2(), pair.phase1_runs()) for pair in pairs]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return
+    table = pd.concat(parts, ignore_index=True).round(1)
+    display(Markdown("**Cost and payback** (wall times recorded on this machine, evaluation included): the "
+                     "scoring runs against the time one later fine-tuning run saves by training on the "
+                     "winning ticket instead of the full set."))
+    display(table.set_index(["model", "task"]))
+
+
+# --- the profile-level chapters: statistics, cost, fairness, what is pruned ---------------------
+
+def profile_results(profile: str) -> list[PairResults]:
+    """Every pair of the profile, its runs judged once (a notebook reads them all through these)."""
+    return [PairResults(cfg) for cfg in config.profile_configs(profile)]
+
+
+def _pairs_with_results(pairs: list[PairResults]) -> list[PairResults]:
+    with_results = [pair for pair in pairs if not pair.phase2().empty]
+    if not with_results:
+        display(Markdown("*No phase-2 results yet.*"))
+    return with_results
+
+
+def _heading(pair: PairResults) -> None:
+    display(Markdown(f"### {pair.cfg.model} / {pair.cfg.task}"))
+
+
+def show_statistics(pairs: list[PairResults]) -> None:
+    """Per pair: the sentences, the comparison table with bootstrap intervals, and the size-score
+    curves of every method with error bars (sd over seeds)."""
+    for pair in _pairs_with_results(pairs):
+        cfg = pair.cfg
+        _heading(pair)
+        table = comparison_table(cfg, pair.predictions(), pair.phase2())
+        if table.empty:
+            display(Markdown("*These runs kept no per-example predictions (made by an older version): "
+                             "delete the pair's phase-2 folder to rerun them.*"))
+            continue
+        display(Markdown("\n".join(f"- {line}" for line in conclusions(table))))
+        shown = table.drop(columns=["metric", "subset"]).copy()
+        shown["p"] = shown["p"].map(lambda p: f"{p:.3f}")
+        display(shown.round(2).set_index(["split", "kept", "A", "B"]))
+        metric = get_task(cfg.task, cfg.declared).metric
+        curves = tradeoff_table(pair.phase2())
+        for split in curves["split"].unique():
+            plot_tradeoff(curves, split, metric, f"{cfg.model} / {cfg.task}: {split}")
+            plt.show()
+
+
+def show_cheaper(pairs: list[PairResults]) -> None:
+    """Per pair: every cheaper scoring against the full one, and the cheaper ticket phase 2 trained."""
+    for pair in _pairs_with_results(pairs):
+        cfg = pair.cfg
+        _heading(pair)
+        table = cheaper_table(pair.dynamics().correct)
+        plot_cheaper(table, f"{cfg.model} / {cfg.task}: ticket overlap (Jaccard) with R = {cfg.runs}, "
+                            f"E = {cfg.phase1.epochs}")
+        plt.show()
+        chosen = pair.subsets().info.get("cheaper")
+        if chosen:
+            display(Markdown(
+                f"Cheapest scoring whose ticket overlaps the full one by Jaccard >= {chosen['min_overlap']:g}: "
+                f"**{chosen['runs']} runs x {chosen['epochs']} epochs** ({chosen['cost % of full']:.0f}% of the "
+                f"scoring cost; overlap {chosen['jaccard with full ticket']:.2f}, Spearman of H "
+                f"{chosen['spearman with full H']:.2f}). Phase 2 trained its ticket:"))
+            comps = comparison_table(cfg, pair.predictions(), pair.phase2())
+            display(comps[comps["B"] == "cheaper ticket"].drop(columns=["metric", "subset"]).round(2)
+                    .set_index(["split", "A", "B"]))
+        display(table.round(3).set_index(["runs", "epochs"]))
+
+
+def show_fairness(pairs: list[PairResults]) -> None:
+    """Per pair whose predictions are classes: per-class recall, CEV and SDE of each training set
+    against full data; and the winning ticket's class balance under the paper's H and variants."""
+    for pair in _pairs_with_results(pairs):
+        task = get_task(pair.cfg.task, pair.cfg.declared)
+        if not get_kind(task.kind).per_class:
+            continue
+        _heading(pair)
+        table = fairness_table(pair.predictions(), task.label_names)
+        if not table.empty:
+            table["training set"] = [f"{METHOD_LABELS[m]} {s}" if s != "full" else METHOD_LABELS[m]
+                                     for m, s in zip(table["method"], table["subset"])]
+            display(table.drop(columns=["method", "subset"]).round(2).set_index(["split", "training set"]))
+        dynamics = pair.dynamics()
+        display(Markdown("Class balance of the winning ticket under the paper's H and under H computed from the "
+                         "later epochs only (a class the runs learn late is not pruned as never-learned):"))
+        display(ticket_balance(dynamics.correct, dynamics.label, task.label_names).round(2).set_index("H"))
+
+
+def show_pruned(pairs: list[PairResults], per_h: int = 2) -> None:
+    """Per pair: the H levels on the data map, example texts at every H, what each method keeps,
+    and annotator agreement by H where the task has several references per example."""
+    for pair in _pairs_with_results(pairs):
+        cfg = pair.cfg
+        _heading(pair)
+        task = get_task(cfg.task, cfg.declared)
+        scores = pair.scores()
+        train = load_splits(task, cfg.train_cap, None, cfg.data_seed)["train"]
+        display(h_levels(scores, cfg.runs).round(3))
+        with pd.option_context("display.max_colwidth", 200):
+            display(examples_by_h(scores, train, task.label_names, get_kind(task.kind), per_h=per_h).round(2)
+                    .set_index("H"))
+        subsets = pair.subsets()
+        ticket = subsets.winning_ticket.name
+        chosen = {"H-score ticket": subsets.positions("hscore", ticket, cfg.phase2.seeds[0])}
+        chosen.update({METHOD_LABELS[m]: subsets.positions(m, ticket, cfg.phase2.seeds[0]) for m in cfg.baselines})
+        if paths.subset_key("cheaper", ticket) in subsets.indices:
+            chosen["cheaper ticket"] = subsets.positions("cheaper", ticket, cfg.phase2.seeds[0])
+        plot_membership(scores, chosen, f"{cfg.model} / {cfg.task}: what each method keeps at the ticket's size")
+        plt.show()
+        agreement = agreement_by_h(scores, train)
+        if not agreement.empty:
+            display(Markdown("Annotator agreement (mean pairwise F1 between an example's reference answers) at "
+                             "every H:"))
+            display(agreement.round(3))

@@ -1,0 +1,232 @@
+"""The plan of a profile: every step the study will run, resolved and validated before anything trains.
+
+A profile resolves into one explicit list of steps, four stages per model-task pair::
+
+    score     phase 1: one scoring run per phase-1 seed (R runs), on the full training set
+    select    the H-scores and every subset, from the R runs' dynamics (milliseconds, no training)
+    finetune  phase 2: the full set and every (method, subset) pair, once per phase-2 seed
+    tables    the pair's current runs exported as tables (milliseconds)
+
+Each step has an ``id`` (``minilm/rotten_tomatoes/phase2/hscore--remove-0-6--6666``), its folder
+in the results store and the ids it depends on (``select`` needs the pair's R scoring runs, every
+``finetune`` step needs ``select``, ``tables`` needs every run). The subsets' names follow from R
+alone (``subset_family``), so the plan is complete before any result exists; a subset that turns
+out empty is recorded as such by its step, not trained. ``select`` and ``tables`` are *derived*:
+computed from other steps' results, they are recomputed whenever those change, never trained.
+
+``build`` validates the whole profile first (strict types, every pair, the rules of each task's
+kind, the model's position limit) and checks that the results folder can be written; any problem
+is one ``HScoreError`` line. What each step's result depends on, and whether the one on disk is
+current, is ``hscore.study.run``'s one definition; the tables read exactly the plan's current
+runs (``hscore.study.results``).
+
+This module imports no torch; the executors (``hscore.study.executors``) run the steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import config, paths
+from ..config import ConfigError, PairConfig
+from ..data import TaskSpec, get_task
+from ..engine.checkpoints import max_positions
+from ..engine.kinds import get_kind
+from ..errors import ResultsFolderError
+from ..files import plain
+from ..pruning.baselines import BASELINES
+from ..pruning.subsets import subset_family
+
+STAGES = ("score", "select", "finetune", "tables")
+DERIVED = ("select", "tables")   # computed from other steps' results in milliseconds, recomputed when they change
+
+
+def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
+    """Everything a fine-tuning run's result depends on that the configuration alone decides."""
+    hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
+    del hp["seeds"]
+    return plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
+                   "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
+                   "data_seed": cfg.data_seed, "precision": cfg.precision, "padding_free": cfg.padding_free,
+                   **hp, "seed": seed, **extra})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the plan: a scoring run, a pair's selection, or a phase-2 fine-tuning run."""
+
+    cfg: PairConfig
+    stage: str                  # one of STAGES
+    run: int | None = None      # score: the index r of the scoring run (its seed is phase1.seeds[r])
+    method: str | None = None   # finetune: "full", "hscore" or a baseline
+    subset: str | None = None   # finetune: "full" or a subset name (remove-0-6, ...)
+    seed: int | None = None     # score and finetune: the run's seed
+
+    @property
+    def pair(self) -> str:
+        return f"{self.cfg.model}/{self.cfg.task}"
+
+    @property
+    def derived(self) -> bool:
+        """Computed from other steps' results (``DERIVED``): recomputed when they change, never trained."""
+        return self.stage in DERIVED
+
+    @property
+    def name(self) -> str:
+        if self.stage == "score":
+            return f"phase1/run-{self.run}"
+        if self.stage == "finetune":
+            return "phase2/" + paths.phase2_folder_name(self.method, self.subset, self.seed)
+        return self.stage
+
+    @property
+    def id(self) -> str:
+        return f"{self.pair}/{self.name}"
+
+    @property
+    def folder(self) -> Path:
+        """The step's folder in the results store."""
+        pair = self.cfg.results_dir
+        if self.stage == "score":
+            return paths.phase1_run_dir(pair, self.run)
+        if self.stage == "finetune":
+            return paths.phase2_run_dir(pair, self.method, self.subset, self.seed)
+        return paths.select_dir(pair) if self.stage == "select" else paths.tables_dir(pair)
+
+    @property
+    def deps(self) -> tuple[str, ...]:
+        if self.stage == "select":
+            return tuple(f"{self.pair}/phase1/run-{r}" for r in range(self.cfg.runs))
+        if self.stage == "finetune":
+            return (f"{self.pair}/select",)
+        if self.stage == "tables":
+            return tuple(s.id for s in pair_steps(self.cfg) if s.stage in ("score", "finetune"))
+        return ()
+
+    def settings(self) -> dict:
+        """The configuration part of this step's identity (``run_settings`` for a fine-tuning run)."""
+        cfg = self.cfg
+        if self.stage == "score":
+            return run_settings(cfg, "phase1", self.seed)
+        if self.stage == "finetune":
+            return run_settings(cfg, "phase2", self.seed, method=self.method, subset=self.subset,
+                                score_unit=cfg.score_unit)
+        if self.stage == "select":
+            return plain({"score_unit": cfg.score_unit, "runs": cfg.runs, "baselines": cfg.baselines,
+                          "phase2_seeds": cfg.phase2.seeds, "cheaper_ticket": cfg.cheaper_ticket})
+        return {}
+
+    def describe(self) -> str:
+        if self.stage == "score":
+            return f"{self.pair} scoring run {self.run + 1}/{self.cfg.runs} (seed {self.seed})"
+        if self.stage == "select":
+            return f"{self.pair} H-scores and subsets"
+        if self.stage == "tables":
+            return f"{self.pair} tables"
+        return f"{self.pair} phase 2 {self.method} {self.subset} (seed {self.seed})"
+
+
+def pair_steps(cfg: PairConfig) -> list[Step]:
+    """The steps of one pair, in the order one process runs them."""
+    steps = [Step(cfg, "score", run=r, seed=seed) for r, seed in enumerate(cfg.phase1.seeds)]
+    steps.append(Step(cfg, "select"))
+    steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
+    for spec in cfg.phase2_specs:
+        for method in ("hscore", *cfg.baselines):
+            steps += [Step(cfg, "finetune", method=method, subset=spec.name, seed=seed) for seed in cfg.phase2.seeds]
+    if cfg.cheaper_ticket is not None:  # the ticket of the cheapest scoring that overlaps it enough
+        ticket = subset_family(cfg.runs)[0].name
+        steps += [Step(cfg, "finetune", method="cheaper", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
+    steps.append(Step(cfg, "tables"))
+    return steps
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every step of a profile (or of some of its pairs), in dependency order."""
+
+    profile: str
+    configs: tuple[PairConfig, ...]
+    steps: tuple[Step, ...]
+
+    def stage(self, name: str) -> list[Step]:
+        return [s for s in self.steps if s.stage == name]
+
+    def of_pair(self, cfg: PairConfig) -> list[Step]:
+        return [s for s in self.steps if s.cfg == cfg]
+
+    def by_id(self) -> dict[str, Step]:
+        return {s.id: s for s in self.steps}
+
+    def counts(self) -> dict[str, int]:
+        return {stage: len(self.stage(stage)) for stage in STAGES}
+
+    def to_json(self) -> dict:
+        return {"profile": self.profile, "pairs": [f"{c.model}/{c.task}" for c in self.configs],
+                "configs": [c.to_dict() for c in self.configs],
+                "steps": [{"id": s.id, "stage": s.stage, "deps": list(s.deps)} for s in self.steps]}
+
+
+def build(profile: str, pairs: list[str] | None = None, study: dict | None = None, check_writable: bool = True,
+          tasks: dict[str, TaskSpec] | None = None, listed: bool = True) -> Plan:
+    """Resolve and validate a profile (or the pairs ``MODEL/TASK`` of it) into its plan.
+
+    Every pair is resolved before anything runs, so a typo in the last pair fails first. With
+    ``listed=False`` a pair named in ``pairs`` need not be one of the profile's (``hscore prune``
+    on your own task); ``tasks``: declarations made outside the study file (``prune --file``)."""
+    study = study or config.load_study()
+    of_profile = config.pairs(profile, study)
+    wanted = of_profile if not pairs else [config.parse_pair(p) for p in pairs]
+    configs = [config.pair_config(profile, model, task, study) for model, task in of_profile]  # all of them
+    configs = [c for c in configs if (c.model, c.task) in wanted] if pairs else configs
+    for model, task in wanted:
+        if (model, task) not in [(c.model, c.task) for c in configs]:  # names what is wrong with it, or
+            configs.append(config.pair_config(profile, model, task, study, listed=listed, tasks=tasks))
+    return from_configs(profile, configs, check_writable)
+
+
+def from_configs(profile: str, configs: list[PairConfig], check_writable: bool = True) -> Plan:
+    """The plan of these resolved pairs, after the checks every plan passes (``check``)."""
+    for cfg in configs:
+        check(cfg)
+    if check_writable:
+        writable(paths.profile_dir(profile))
+    steps = tuple(s for cfg in configs for s in pair_steps(cfg))
+    return Plan(profile, tuple(configs), steps)
+
+
+def check(cfg: PairConfig) -> None:
+    """What a pair's settings must satisfy beyond their types, each one ``ConfigError`` line: the
+    rules of its task's kind, baselines that need logits where the kind keeps them, and a
+    ``max_length`` the model's position embeddings cover."""
+    where = f"profiles.{cfg.profile} ({cfg.pair})"
+    kind = get_kind(get_task(cfg.task, cfg.declared).kind)
+    kind.check(cfg)
+    for name in cfg.baselines:
+        if BASELINES[name].needs_logits and (not kind.records_logits or cfg.score_unit == "example"):
+            why = "per-example scoring has none" if kind.records_logits else f"the {kind.name} kind keeps none"
+            raise ConfigError(f"{where}: baseline {name!r} ranks by recorded logits, and {why}; remove it from this "
+                              "pair's baselines in study.yaml")
+    limit = max_positions(cfg.checkpoint)
+    if limit is not None and cfg.max_length > limit:
+        raise ConfigError(f"{where}: max_length = {cfg.max_length} is longer than the {limit} positions the model "
+                          f"{cfg.checkpoint} has; set max_length to {limit} or less in study.yaml")
+
+
+def writable(folder: Path) -> Path:
+    """``folder``, created if needed, after checking that a file can be written in it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ResultsFolderError(
+            f"the results folder {folder} cannot be written ({e.strerror or e}); make it writable or point "
+            "HSCORE_RESULTS_DIR at a folder that is") from None
+    return folder

@@ -1,0 +1,178 @@
+"""Reading results back: exactly the plan's current runs, never anything else that lies on disk.
+
+Tables, plots, the notebooks and the book read results through ``PairResults``: a finished run
+counts when it is one of the plan's steps and it is *done* (``hscore.study.run``: its record holds
+the identity its inputs give now, and its files match their checksums). Anything else (a seed no
+longer in ``phase2.seeds``, a removed baseline, a run made with another learning rate, on data that
+changed, or on a subset the selection no longer gives; a file that does not match its checksum) is
+left out and listed by ``ignored``, with the reason, never averaged in. The pair's manifest is
+gathered from its steps' records on read. This module imports no torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pandas as pd
+
+from .. import paths
+from ..config import PairConfig
+from ..dynamics import TrainingDynamics
+from ..errors import MissingResultError
+from .run import PairRuns, Run
+from .selection import Subsets, load_dynamics, load_scores, load_subsets, unit_dynamics
+from .store import STEP_FILE, read_record
+
+PHASE1_COLUMNS = ["run", "seed", "split", "metric", "score", "wall_seconds", "flops", "device"]
+PHASE2_COLUMNS = ["method", "subset", "kept", "size", "fraction", "seed", "split", "metric", "score", "wall_seconds",
+                  "flops"]
+
+
+def _kept(method):
+    """Read once per ``PairResults``: a reader is a view of the store as judged when it was made."""
+    @functools.wraps(method)
+    def read(self):
+        if method.__name__ not in self._read:
+            self._read[method.__name__] = method(self)
+        return self._read[method.__name__]
+    return read
+
+
+class PairResults:
+    """The current results of one pair (``runs``: its steps as judged now, by ``PairRuns``); each
+    table is read once, when first asked for."""
+
+    def __init__(self, cfg: PairConfig, runs: PairRuns | None = None):
+        self.cfg = cfg
+        self.runs = runs or PairRuns(cfg)
+        self._read: dict = {}
+
+    def _done(self, stage: str) -> list[Run]:
+        return [r for r in self.runs.stage(stage) if r.done]
+
+    def _need_select(self) -> None:
+        select = self.runs["select"]
+        if not select.done:
+            raise MissingResultError(f"{self.cfg.pair}: no current scores and subsets ({select.describe()}); run "
+                                     f"`hscore run --profile {self.cfg.profile} --pair {self.cfg.pair}` first")
+
+    # --- phase 1 ---------------------------------------------------------------------------------------
+
+    @_kept
+    def phase1_runs(self) -> pd.DataFrame:
+        """One row per current scoring run, evaluation split and metric: seed, score, wall time.
+
+        These runs train on the full training set with the phase-1 settings: their scores are the
+        paper's full-data figures (its ``phase2.sh`` has no full-data run)."""
+        rows = []
+        for run in self._done("score"):
+            rec = run.record
+            rows += [{"run": run.step.run, "seed": rec["seed"], "split": split, "metric": metric, "score": score,
+                      "wall_seconds": rec["wall_seconds"], "flops": rec.get("flops"), "device": rec["device"]}
+                     for split, scores in rec["eval"].items() for metric, score in scores.items()]
+        return pd.DataFrame(rows, columns=PHASE1_COLUMNS)
+
+    def phase1_info(self) -> dict:
+        """What the scoring runs saw: head, training rows and examples, trivial scores (from the first run)."""
+        for run in self._done("score"):
+            return run.record["data"]
+        raise MissingResultError(f"{self.cfg.pair}: no current scoring run under {self.cfg.results_dir}")
+
+    @_kept
+    def dynamics(self) -> TrainingDynamics:
+        """The scoring runs' dynamics per scoring unit (rows, or examples with ``score_unit: example``)."""
+        self._need_select()
+        return unit_dynamics(self.cfg, load_dynamics(self.cfg))
+
+    @_kept
+    def scores(self) -> pd.DataFrame:
+        """The scores table of the current selection (one row per scoring unit)."""
+        self._need_select()
+        return load_scores(self.cfg)
+
+    @_kept
+    def subsets(self) -> Subsets:
+        """The current selection: every subset's positions."""
+        self._need_select()
+        return load_subsets(self.cfg)
+
+    # --- phase 2 ---------------------------------------------------------------------------------------
+
+    @_kept
+    def phase2(self) -> pd.DataFrame:
+        """One row per current phase-2 run, evaluation split and metric."""
+        rows = []
+        for run in self._done("finetune"):
+            if run.record.get("empty"):
+                continue
+            m = json.loads((run.step.folder / paths.METRICS_FILE).read_text())
+            rows += [{"method": m["method"], "subset": m["subset"], "kept": m["kept"], "size": m["size"],
+                      "fraction": m["fraction"], "seed": m["seed"], "split": split, "metric": metric, "score": score,
+                      "wall_seconds": run.record.get("wall_seconds"), "flops": run.record.get("flops")}
+                     for split, scores in m["eval"].items() for metric, score in scores.items()]
+        return pd.DataFrame(rows, columns=PHASE2_COLUMNS)
+
+    @_kept
+    def predictions(self) -> pd.DataFrame:
+        """One row per evaluation example of every current run that kept its predictions
+        (``predictions.npz``): ``method`` (``phase1`` for the scoring runs, which train on the full
+        set), ``subset``, ``seed``, ``split``, ``example_id``, and what the task's kind keeps per
+        example (``label`` and ``prediction``, and per-example metric values such as QA ``f1``)."""
+        parts = []
+        for run in [*self._done("score"), *self._done("finetune")]:
+            step, file = run.step, run.step.folder / paths.PREDICTIONS_FILE
+            if run.record.get("empty") or not file.exists():
+                continue
+            method, subset = ("phase1", "full") if step.stage == "score" else (step.method, step.subset)
+            with np.load(file) as f:
+                by_split: dict[str, dict] = {}
+                for key in f.files:
+                    split, field = key.split("|", 1)
+                    by_split.setdefault(split, {})[field] = f[key]
+            for split, arrays in by_split.items():
+                frame = pd.DataFrame(arrays)
+                frame.insert(0, "split", split)
+                frame.insert(0, "seed", step.seed)
+                frame.insert(0, "subset", subset)
+                frame.insert(0, "method", method)
+                parts.append(frame)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["method", "subset", "seed", "split", "example_id"])
+
+    # --- what is left out -------------------------------------------------------------------------------
+
+    def ignored(self) -> list[str]:
+        """Finished runs on disk that the tables leave out, each with the reason."""
+        cfg = self.cfg
+        planned = {s.folder: s for s in self.runs.steps}
+        out = []
+        for marker in sorted([*cfg.results_dir.glob(f"phase1/*/{STEP_FILE}"),
+                              *cfg.results_dir.glob(f"phase2/*/{STEP_FILE}")]):
+            folder = marker.parent
+            rel = folder.relative_to(cfg.results_dir).as_posix()
+            step = planned.get(folder)
+            if step is None:
+                out.append(f"{rel}: not in the plan (its seed, method or subset is not in study.yaml now)")
+                continue
+            run = self.runs[step.name]
+            if not run.done:
+                out.append(f"{rel}: {run.state}" + (f" ({run.problem})" if run.problem else ""))
+        return out
+
+    def manifest(self) -> dict:
+        """The pair's configuration and every planned step's state and record, gathered from the store."""
+        steps = {}
+        for run in self.runs.runs.values():
+            entry = {"state": run.state}
+            if run.done:
+                entry.update({k: run.record.get(k) for k in ("seed", "wall_seconds", "device", "worker", "finished")})
+            steps[run.step.name] = entry
+        return {"config": self.cfg.to_dict(), "results": str(self.cfg.results_dir), "steps": steps,
+                "ignored": self.ignored()}
+
+
+def record_of(folder) -> dict | None:
+    """A step's record as written (``hscore.study.store.read_record``), for readers outside a plan."""
+    return read_record(folder)

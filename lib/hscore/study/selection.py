@@ -1,0 +1,137 @@
+"""From recorded dynamics to what phase 2 trains on: the scores table and every subset.
+
+``compute`` is a pure function of the R scoring runs' dynamics and the pair's configuration
+(milliseconds): the scores table (``hscore.pruning.scores``), the H-score subsets, their
+size-matched baselines (``hscore.pruning.baselines``) and the cheaper scoring's ticket
+(``hscore.pruning.cheaper``). The plan's ``select`` step writes it (``write``) into the pair's
+``select/`` folder; the judge of the plan (``hscore.study.run``) computes it in memory to know
+what a phase-2 run will train on before the files exist. ``load_subsets`` and ``load_scores``
+read the files back; no torch is needed to read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import paths
+from ..config import PairConfig
+from ..dynamics import TrainingDynamics
+from ..errors import EmptySubsetError
+from ..files import atomic_save_npz, atomic_write_json, atomic_write_parquet
+from ..pruning.baselines import choose, get_baseline
+from ..pruning.cheaper import cheaper_table, cheapest, h_from, ticket
+from ..pruning.scores import scores_table
+from ..pruning.subsets import SubsetSpec, hscore_subset, subset_family
+
+
+def load_dynamics(cfg: PairConfig) -> TrainingDynamics:
+    """The R scoring runs' dynamics, as phase 1 recorded them, in seed order."""
+    folders = [paths.phase1_run_dir(cfg.results_dir, r) for r in range(cfg.runs)]
+    return TrainingDynamics.load(folders, cfg.phase1.seeds)
+
+
+def unit_dynamics(cfg: PairConfig, dynamics: TrainingDynamics) -> TrainingDynamics:
+    """The dynamics (as recorded, per row) per scoring unit: rows, or whole examples with
+    ``score_unit: example``."""
+    return dynamics.by_example() if cfg.score_unit == "example" else dynamics
+
+
+@dataclass(frozen=True)
+class Subsets:
+    """Every training subset of phase 2: positions (of scoring units) by ``paths.subset_key``."""
+
+    specs: list[SubsetSpec]
+    indices: dict[str, np.ndarray]  # "hscore/remove-0-6", "ambiguous/remove-0-6", "random/remove-0-6/6666"
+    n_full: int
+    info: dict = field(default_factory=dict)  # the cheaper scoring chosen (``cheaper``), when there is one
+
+    def positions(self, method: str, subset: str, seed: int) -> np.ndarray:
+        """The positions one phase-2 run trains on (``subset == "full"``: all of them)."""
+        if method == "full":
+            return np.arange(self.n_full)
+        per_seed = method not in ("hscore", "cheaper") and get_baseline(method).per_seed
+        return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
+
+    def size(self, spec: SubsetSpec) -> int:
+        return len(self.indices[paths.subset_key("hscore", spec.name)])
+
+    @property
+    def winning_ticket(self) -> SubsetSpec:
+        return self.specs[0]
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"subset": s.name, "kept H": s.label, "removed H": ",".join(map(str, s.removed)),
+                              "size": self.size(s), "% of full": 100 * self.size(s) / self.n_full,
+                              "winning ticket": s.is_winning_ticket} for s in self.specs])
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the select step computes: the scores table and the subsets."""
+
+    scores: pd.DataFrame
+    subsets: Subsets
+
+
+def compute(cfg: PairConfig, dynamics: TrainingDynamics) -> Selection:
+    """The scores table (one row per scoring unit), the H-score subsets, their size-matched
+    baselines and (``cheaper_ticket``) the ticket of the cheapest scoring that overlaps the winning
+    ticket enough, from the recorded ``dynamics``; nothing is written."""
+    units = unit_dynamics(cfg, dynamics)
+    scores = scores_table(units)
+    h = scores["h"].to_numpy()
+    specs = subset_family(cfg.runs)
+    indices = {}
+    for spec in specs:
+        chosen = hscore_subset(h, spec)
+        if len(chosen) == 0 and spec.is_winning_ticket:
+            raise EmptySubsetError(
+                f"{cfg.pair}: the winning ticket is empty: every training example has H = 0 or "
+                f"H = {cfg.runs}. The scoring runs learned everything at once or nothing at all; use more "
+                "training examples (train_cap), more epochs, or another learning rate in study.yaml.")
+        indices[paths.subset_key("hscore", spec.name)] = chosen
+        for name in cfg.baselines:
+            seeds = cfg.phase2.seeds if get_baseline(name).per_seed else (None,)
+            for seed in seeds:
+                indices[paths.subset_key(name, spec.name, seed)] = choose(name, scores, len(chosen), seed or 0)
+    info = {}
+    if cfg.cheaper_ticket is not None:
+        correct = units.correct
+        best = cheapest(cheaper_table(correct), cfg.cheaper_ticket)
+        runs, epochs = int(best["runs"]), int(best["epochs"])
+        indices[paths.subset_key("cheaper", specs[0].name)] = ticket(h_from(correct, runs, epochs), runs)
+        info["cheaper"] = {"runs": runs, "epochs": epochs, "min_overlap": cfg.cheaper_ticket,
+                           **{k: float(best[k]) for k in ("cost % of full", "jaccard with full ticket",
+                                                          "spearman with full H")}}
+    return Selection(scores, Subsets(specs, indices, len(h), info))
+
+
+def write(folder: Path, selection: Selection) -> list[str]:
+    """The select step's files, in ``folder``; returns their names."""
+    subsets = selection.subsets
+    npz, js = (folder / name for name in paths.SUBSETS_FILES)
+    atomic_write_parquet(folder / paths.SCORES_FILE, selection.scores)
+    atomic_save_npz(npz, **{k.replace("/", "|"): v for k, v in subsets.indices.items()})
+    atomic_write_json(js, {"n_full": subsets.n_full, "subsets": subsets.table().to_dict(orient="records"),
+                           **subsets.info})
+    return [paths.SCORES_FILE, *paths.SUBSETS_FILES]
+
+
+def load_subsets(cfg: PairConfig) -> Subsets:
+    """The subsets the select step wrote (whether they are current is ``hscore.study.run``'s to say)."""
+    npz, js = paths.subsets_files(cfg.results_dir)
+    with np.load(npz) as f:
+        indices = {k.replace("|", "/"): f[k] for k in f.files}
+    meta = json.loads(js.read_text())
+    info = {k: v for k, v in meta.items() if k not in ("n_full", "subsets")}
+    return Subsets(subset_family(cfg.runs), indices, meta["n_full"], info)
+
+
+def load_scores(cfg: PairConfig) -> pd.DataFrame:
+    """The scores table the select step wrote."""
+    return pd.read_parquet(paths.scores_file(cfg.results_dir))

@@ -174,7 +174,7 @@ def test_changed_lr_is_stale_and_keeps_the_old_results(tiny_config, results_dir)
     pair = _pair(cfg, results_dir)
     before = _snapshot(pair)
     changed = dataclasses.replace(cfg, phase1=dataclasses.replace(cfg.phase1, lr=3e-4))
-    with pytest.raises(StaleResultError, match=r"run-0.*lr: 0\.0001 -> 0\.0003"):
+    with pytest.raises(StaleResultError, match=r"lr: 0\.0001 -> 0\.0003: .*phase1/run-0"):
         run_pair(changed, PHASE1)
     assert _snapshot(pair) == before
 

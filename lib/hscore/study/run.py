@@ -74,8 +74,9 @@ def differences(recorded: dict, wanted: dict) -> list[str]:
     out = []
     for key in sorted(set(a) | set(b)):
         if a.get(key) != b.get(key):
-            what = next((label for k, label in WHAT_CHANGED.items() if key == k or key.startswith(k + ".")), key)
-            out.append(f"{what} ({key}: {a.get(key, '(absent)')!r} -> {b.get(key, '(absent)')!r})")
+            what = next((label for k, label in WHAT_CHANGED.items() if key == k or key.startswith(k + ".")), None)
+            change = f"{key}: {a.get(key, '(absent)')!r} -> {b.get(key, '(absent)')!r}"
+            out.append(change if what is None else f"{what} ({change})")
     return out
 
 

@@ -178,3 +178,41 @@ def test_a_held_lock_is_running(tmp_path):
         with ctx.Pool(1) as pool:   # another process sees the step as running
             assert pool.apply(records.held, (folder,))
     assert not records.held(folder)
+
+
+# --- what the file system can do to a run: a full disk, a folder that cannot be written ---------------
+
+def test_a_full_disk_fails_each_step_in_one_line_and_leaves_no_half_file(study_file, results_dir, monkeypatch, capsys):
+    import errno
+
+    from hscore import files
+    from hscore.__main__ import main
+
+    study_file()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    assert main(["run", "--profile", "tiny", "--stage", "score"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("hscore: error: ") and "No space left on device" in err and "Traceback" not in err
+    assert not list(results_dir.rglob("step.json"))                  # nothing counted as finished
+    assert not [p for p in results_dir.rglob("*") if p.name.endswith(".tmp")]   # no half-written file left
+
+
+def test_a_results_folder_that_cannot_be_written_is_one_line(study_file, results_dir, capsys):
+    import subprocess
+
+    from hscore.__main__ import main
+
+    study_file()
+    results_dir.mkdir(parents=True)
+    if subprocess.run(["chattr", "+i", str(results_dir)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (and as root a mode bit stops nothing)")
+    try:
+        assert main(["run", "--profile", "tiny"]) == 2
+    finally:
+        subprocess.run(["chattr", "-i", str(results_dir)], check=True)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot be written" in err and "HSCORE_RESULTS_DIR" in err

@@ -19,20 +19,29 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ResultsFolderError
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename. A file
+    system that refuses (full, read-only, no permission) is one ``ResultsFolderError`` line naming
+    the file; what was there before is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, ResultsFolderError):
+            raise ResultsFolderError(f"cannot write {path} ({e.strerror or e}); free disk space or make the folder "
+                                     "writable (HSCORE_RESULTS_DIR moves the results), then run again") from None
         raise
 
 

@@ -60,6 +60,12 @@ def schedule_steps(hp: PhaseConfig, micro_batches_per_epoch: int) -> tuple[int, 
     return int(math.ceil(hp.warmup_ratio * total)), total
 
 
+def diverged(loss: float, first: float) -> bool:
+    """A loss far above the first step's: ``DIVERGED`` times it, and ``DIVERGED`` more (a loss near ln C
+    that merely stalls is not divergence)."""
+    return loss > max(DIVERGED * first, first + DIVERGED)
+
+
 class LossWatch:
     """Catches a run going wrong, with one host-device sync per check, not per step.
 
@@ -101,7 +107,7 @@ class LossWatch:
         if bad:
             raise NonFiniteLossError(f"{self.desc}: the training loss became NaN or infinite in epoch {epoch}. "
                                      f"{advice}; finished steps are kept.")
-        if mean > max(DIVERGED * first, first + DIVERGED):
+        if diverged(mean, first):
             raise DivergenceError(f"{self.desc}: the run diverged in epoch {epoch}: mean training loss {mean:.3g} "
                                   f"over the last steps against {first:.3g} at the first step. {advice}; "
                                   "finished steps are kept.")
@@ -121,7 +127,7 @@ class LossWatch:
         if norm > DIVERGED * start_norm:
             raise DivergenceError(f"{self.desc}: the run diverged: its weights' norm grew from {start_norm:.3g} to "
                                   f"{norm:.3g} in training. {self.advice()}; finished steps are kept.")
-        if loss > max(DIVERGED * first, first + DIVERGED):
+        if diverged(loss, first):
             raise DivergenceError(f"{self.desc}: the run diverged: after training, the loss on its first batch is "
                                   f"{loss:.3g} against {first:.3g} at the first step. {self.advice()}; finished "
                                   "steps are kept.")

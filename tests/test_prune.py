@@ -464,3 +464,13 @@ def test_a_changed_declaration_makes_the_runs_stale(study_file, tmp_path, capsys
     capsys.readouterr()
     assert main(["run", "--profile", "mine", "--stage", "score"]) == 2
     assert "the task's declaration" in capsys.readouterr().err
+
+
+def test_a_busy_machine_is_announced_before_training(monkeypatch):
+    from hscore.report import prune
+
+    monkeypatch.setattr(prune.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(prune.os, "getloadavg", lambda: (1.9, 1.0, 0.5))
+    assert "busy (load average 1.9 on 2 cores)" in prune.busy_warning()
+    monkeypatch.setattr(prune.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
+    assert prune.busy_warning() is None

@@ -124,6 +124,8 @@ class PairConfig:
     phase1: PhaseConfig
     phase2: PhaseConfig
     declared: TaskSpec | None = None  # the task's declaration when it is declared as data (hscore.data.declared)
+    el2n_epoch: StrictInt | None = None  # record one eval-mode pass over the training rows at the end of this
+                                  # phase-1 epoch (1-based) for EL2N as its authors score it; None = no pass
 
     def __post_init__(self):
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {list(PRECISIONS)}")
@@ -148,6 +150,8 @@ class PairConfig:
             names = [s.name for s in subset_family(self.runs)]
             _check(set(self.phase2_subsets) <= set(names) and names[0] in self.phase2_subsets, "phase2_subsets",
                    list(self.phase2_subsets), f"null, or names among {names} including the winning ticket {names[0]}")
+        _check(self.el2n_epoch is None or 1 <= self.el2n_epoch <= self.phase1.epochs, "el2n_epoch", self.el2n_epoch,
+               f"null, or the phase-1 epoch (1..{self.phase1.epochs}) after which the eval pass for EL2N runs")
         _check(self.cheaper_ticket is None or 0 < self.cheaper_ticket <= 1, "cheaper_ticket", self.cheaper_ticket,
                "null, or the least Jaccard overlap (0 to 1] of a cheaper ticket with the winning ticket")
 

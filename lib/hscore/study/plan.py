@@ -49,6 +49,12 @@ def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
     """Everything a fine-tuning run's result depends on that the configuration alone decides."""
     hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
     del hp["seeds"]
+    if phase == "phase1" and cfg.el2n_epoch is not None:   # absent when null: runs recorded before it stay current
+        extra = {"el2n_epoch": cfg.el2n_epoch, **extra}
+    task = get_task(cfg.task, cfg.declared)
+    rules = get_kind(task.kind).scoring_rules(task.eval_options)
+    if rules is not None:                                    # likewise: only where a kind's rules changed
+        extra = {"scoring_rules": rules, **extra}
     return plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
                    "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
                    "data_seed": cfg.data_seed, "precision": cfg.precision, "padding_free": cfg.padding_free,
@@ -207,10 +213,18 @@ def check(cfg: PairConfig) -> None:
     kind = get_kind(get_task(cfg.task, cfg.declared).kind)
     kind.check(cfg)
     for name in cfg.baselines:
-        if BASELINES[name].needs_logits and (not kind.records_logits or cfg.score_unit == "example"):
+        baseline = BASELINES[name]
+        if baseline.needs_logits and (not kind.records_logits or cfg.score_unit == "example"):
             why = "per-example scoring has none" if kind.records_logits else f"the {kind.name} kind keeps none"
             raise ConfigError(f"{where}: baseline {name!r} ranks by recorded logits, and {why}; remove it from this "
                               "pair's baselines in study.yaml")
+        if baseline.needs_eval_pass and cfg.el2n_epoch is None:
+            raise ConfigError(f"{where}: baseline {name!r} ranks by an eval pass over the training set that the "
+                              "scoring runs record only with el2n_epoch set; set el2n_epoch: 1 (the end of the first "
+                              "epoch) in study.yaml, or remove the baseline")
+        if cfg.phase1.epochs < baseline.min_epochs:
+            raise ConfigError(f"{where}: baseline {name!r} needs phase1.epochs >= {baseline.min_epochs} (its score "
+                              f"has no value with {cfg.phase1.epochs}); raise the epochs or remove the baseline")
     limit = max_positions(cfg.checkpoint)
     if limit is not None and cfg.max_length > limit:
         raise ConfigError(f"{where}: max_length = {cfg.max_length} is longer than the {limit} positions the model "

@@ -57,11 +57,12 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     model, unpadded = data.fresh_model(seed)
     train = data.train if len(rows) == len(data.train) else data.train.take(rows)
+    eval_pass = cfg.el2n_epoch if record and data.num_logits else None   # EL2N's pass over the training rows
     with Timer() as timer:
         dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
                         order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
                         record=record, num_logits=data.num_logits, desc=desc,
-                        bar_position=bar_position)
+                        bar_position=bar_position, eval_pass=eval_pass)
         evaluated = {name: data.kind.evaluate_examples(model, data.tokenizer, rows_, data.splits[name], device,
                                                        cfg.precision, data.head, data.task.metric,
                                                        **data.task.eval_options)
@@ -73,6 +74,7 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                    for field, values in arrays.items()}
     # The usual estimate: 6 FLOPs per non-embedding parameter and trained token, 2 per evaluated token.
     flops = 6 * params * train.tokens() * hp.epochs + 2 * params * sum(r.tokens() for r in data.evals.values())
+    flops += 2 * params * train.tokens() if eval_pass else 0
     return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded}
 
 

@@ -147,6 +147,10 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
     if step.method == "cheaper":  # the ticket of a cheaper scoring: its own runs and epochs
         cheaper = subsets.info["cheaper"]
         kept = f"H 1-{cheaper['runs'] - 1} of {cheaper['runs']} runs x {cheaper['epochs']} epochs"
+    if step.method == "moved":    # the ticket of a variant's scoring, or the pair's own at that run count
+        moved = subsets.info["moved"]
+        of = next((t["variant"] for t in moved["tickets"] if t["subset"] == step.subset), None)
+        kept = f"H 1-{moved['runs'] - 1} of {moved['runs']} runs" + (f", variant {of}" if of else "")
     atomic_write_json(step.folder / METRICS_FILE, {
         "method": step.method, "subset": step.subset, "kept": kept,
         "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / len(data.units),
@@ -158,7 +162,8 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
 def _select(step: Step, identity: dict) -> dict:
     cfg = step.cfg
     with Timer() as timer:
-        files = selection.write(step.folder, selection.compute(cfg, selection.load_dynamics(cfg)))
+        files = selection.write(step.folder, selection.compute(cfg, selection.load_dynamics(cfg),
+                                                               selection.load_variants(cfg)))
     return finish_step(step.folder, identity, files, _details(cfg, timer.seconds))
 
 

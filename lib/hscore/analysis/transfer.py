@@ -86,9 +86,9 @@ def sentences(table: pd.DataFrame, cost: pd.DataFrame, agreement: dict | None, p
                    f"seed(s) x {r['examples']} examples), {verdict[r['verdict']]}.")
     if not cost.empty:
         c = cost.iloc[0]
-        per_run, measured = c["own scoring per run (s)"], c["own scoring runs measured"]
+        per_run, measured = c["own scoring per run (s)"], int(c["own scoring runs measured"])
         time_share, flop_share = c["proxy as % of own (time)"], c["proxy as % of own (FLOPs)"]
-        out.append(f"{proxy}'s {c['scoring runs']} scoring runs took {c['proxy scoring (s)']:.0f} s; one {model} "
+        out.append(f"{proxy}'s {int(c['scoring runs'])} scoring runs took {c['proxy scoring (s)']:.0f} s; one {model} "
                    f"scoring run took {per_run:.0f} s ({measured} measured), so {model}'s own scoring would take "
                    f"about {c['own scoring, R runs (s, scaled)']:.0f} s: the proxy costs {time_share:.0f}% of it in "
                    f"time and {flop_share:.0f}% in FLOPs.")

@@ -32,7 +32,8 @@ def against(base_correct: np.ndarray, other_correct: np.ndarray, labels: np.ndar
     other_h = h_score(other_correct)
     base_t, other_t = ticket(base_h, runs), ticket(other_h, runs)
     out = {"runs": runs, "epochs": int(other_correct.shape[1]), "ticket size": len(other_t),
-           "base ticket size": len(base_t), "jaccard": jaccard(other_t, base_t), "spearman of H": spearman(other_h, base_h)}
+           "base ticket size": len(base_t), "jaccard": jaccard(other_t, base_t),
+           "spearman of H": spearman(other_h, base_h)}
     if labels is not None:
         classes = np.unique(labels)
         share = lambda t: np.array([np.mean(labels[t] == c) if len(t) else 0.0 for c in classes])

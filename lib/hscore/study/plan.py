@@ -147,7 +147,8 @@ def pair_steps(cfg: PairConfig) -> list[Step]:
     steps = [Step(scoring, "score", run=r, seed=seed) for r, seed in enumerate(cfg.phase1.seeds)]
     for variant in cfg.variants:
         vcfg = cfg.variant_config(variant)
-        steps += [Step(vcfg, "score", run=r, seed=seed, variant=variant.name) for r, seed in enumerate(vcfg.phase1.seeds)]
+        steps += [Step(vcfg, "score", run=r, seed=seed, variant=variant.name)
+                  for r, seed in enumerate(vcfg.phase1.seeds)]
     steps.append(Step(cfg, "select"))
     steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
     for spec in cfg.phase2_specs:

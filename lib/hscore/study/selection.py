@@ -132,7 +132,7 @@ def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, Tra
         moved = most_moved(units.correct, {n: d.correct for n, d in units_of.items()}, cfg.moved_tickets)
         runs = units_of[moved[0][0]].runs
         indices[paths.subset_key("moved", "base")] = ticket(h_from(units.correct, runs, units.epochs), runs)
-        for k, (name, overlap) in enumerate(moved, start=1):
+        for k, (name, _) in enumerate(moved, start=1):
             dyn = units_of[name]
             indices[paths.subset_key("moved", f"top-{k}")] = ticket(h_score(dyn.correct), dyn.runs)
         info["moved"] = {"runs": runs, "tickets": [{"subset": f"top-{k}", "variant": name, "jaccard": overlap}

@@ -262,6 +262,17 @@ def test_qa_trivial_answers_null(qa_split):
     assert out == {"f1": pytest.approx(100 / 3), "exact": pytest.approx(100 / 3)}
 
 
+def test_qa_without_unanswerable_questions_scores_by_the_v1_rules():
+    # prediction "" against references ["the", "Paris"]: v1.1 exact match 1 (it keeps "the"), v2 0
+    split = Split(np.array([1]), np.array([1]), {"question": ["Where?"], "context": ["the Paris"],
+                                                 "answers": [{"text": ["the", "Paris"], "answer_start": [0, 4]}]})
+    kind = ExtractiveQA()
+    assert kind.score(split, [""], v1=True)[0] == {"f1": 0.0, "exact": 100.0}
+    assert kind.score(split, [""])[0] == {"f1": 0.0, "exact": 0.0}
+    assert kind.trivial(split, split, "question_answering", "f1", null_answers=False)["exact"] == 100.0
+    assert kind.scoring_rules({"null_answers": False}) == "squad_v1.1" and kind.scoring_rules({}) is None
+
+
 # --- multiple choice ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

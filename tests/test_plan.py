@@ -237,12 +237,45 @@ def test_a_baseline_that_needs_logits_is_refused_for_qa_before_training(study_fi
     assert not results_dir.exists()
 
 
+def test_baselines_that_need_an_eval_pass_or_more_epochs_are_refused_before_training(study_file, capsys,
+                                                                                     results_dir):
+    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(baselines=["random", "el2n"]))
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "el2n_epoch: 1" in err and err.count("\n") == 1
+    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(baselines=["dynamic_uncertainty"]))
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "needs phase1.epochs >= 3" in err
+    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(el2n_epoch=3))
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "el2n_epoch = 3" in err and "1..2" in err
+    assert not results_dir.exists()
+
+
+def test_the_eval_pass_is_recorded_and_a_changed_el2n_epoch_makes_the_runs_stale(study_file, capsys):
+    from hscore.dynamics import RunDynamics
+
+    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(el2n_epoch=1))
+    assert main(["run", "--profile", "tiny", "--stage", "score"]) == 0
+    cfg = config.pair_config("tiny", "tiny-bert", "rotten_tomatoes")
+    run = RunDynamics.load(paths.phase1_run_dir(cfg.results_dir, 0) / paths.RUN_FILE)
+    assert run.eval_logits.shape == (len(run.example_id), 2) and np.isfinite(run.eval_logits).all()
+    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(el2n_epoch=2))
+    capsys.readouterr()
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "el2n_epoch: 1 -> 2" in err
+    study_file()                                   # null again: the key leaves the identity, also a change
+    rc, err = _cli(capsys, "run", "--profile", "tiny")
+    assert rc == 2 and "el2n_epoch: 1 -> '(absent)'" in err
+
+
 def test_every_baseline_of_the_registry_runs_through_the_plan_to_the_tables(study_file):
     from hscore.pruning import baselines
     from hscore.report import plots
 
     names = list(baselines.BASELINES)
-    study_file(lambda d: d["profiles"]["tiny"]["settings"].update(baselines=names))
+    # the eval pass EL2N ranks by, and the 3 epochs Dynamic Uncertainty's windows need
+    study_file(lambda d: (d["profiles"]["tiny"]["settings"].update(baselines=names, el2n_epoch=1),
+                          d["profiles"]["tiny"]["settings"]["phase1"].update(epochs=3)))
     assert main(["run", "--profile", "tiny"]) == 0
     pair = _results()
     table = pair.phase2()

@@ -287,7 +287,8 @@ def test_a_changed_input_never_leaves_an_old_result_in_a_table(reference, tmp_pa
         assert {r for r in before["runs"] if r[0] == "cheaper"} and not {r for r in after["runs"] if r[0] == "cheaper"}
         assert after["runs"] == {r for r in before["runs"] if r[0] != "cheaper"}
     elif trial == "a baseline removed":
-        study.edit(_settings(study, baselines=["random", "ambiguous", "forgetting", "el2n", "dynamic_uncertainty"]))
+        study.edit(_settings(study, baselines=["random", "ambiguous", "forgetting", "el2n",
+                                               "dynamic_uncertainty_all_windows"]))
         after = _current_runs(study)
         assert not {r for r in after["runs"] if r[0] == "ccs"} and any("ccs--" in line for line in after["ignored"])
     elif trial == "a phase-2 seed removed":

@@ -7,10 +7,13 @@ import pytest
 
 from hscore.dynamics import TrainingDynamics
 from hscore.pruning.scores import (
+    aum,
     confidence,
     correctness,
     dynamic_uncertainty,
+    dynamic_uncertainty_all_windows,
     el2n,
+    el2n_train_step,
     forgetting_events,
     h_histogram,
     h_score,
@@ -110,8 +113,11 @@ def test_scores_table_by_hand():
                            label=np.array([0, 1, 1, 0]), seeds=(5, 6, 7), correct=CORRECT, gold_prob=GOLD_PROB)
     table = scores_table(dyn)
     assert list(table.columns) == ["example_id", "feature", "label", "h", "success_rate", "confidence",
-                                   "variability", "correctness", "forgetting", "el2n", "dynamic_uncertainty"]
-    assert table["el2n"].isna().all()                          # no logits given: no EL2N
+                                   "variability", "correctness", "forgetting", "forgetting_deepcore", "el2n",
+                                   "el2n_train_step", "aum", "dynamic_uncertainty", "dynamic_uncertainty_all_windows"]
+    for column in ("el2n", "el2n_train_step", "aum"):          # no logits given: none of these
+        assert table[column].isna().all()
+    assert table["dynamic_uncertainty"].isna().all()           # E = 2: no window ends before the last epoch
     np.testing.assert_allclose(table["forgetting"], FORGETTING_EXPECTED)
     assert table["example_id"].tolist() == [10, 11, 11, 13]   # one row per training row (here: per window)
     assert table["feature"].tolist() == [0, 0, 1, 0]
@@ -157,23 +163,60 @@ def test_forgetting_events_by_hand():
     assert forgetting_events(relearned).tolist() == [2.0]
 
 
-def test_el2n_uses_the_first_epoch_only_and_averages_runs():
+def test_forgetting_never_learned_conventions():
+    # example 2 is never right in runs 0 and 2: E = 2 there by Toneva's rule, 0 by DeepCore's
+    np.testing.assert_allclose(forgetting_events(CORRECT, "deepcore"), [0.0, 1 / 3, 0.0, 0.0])
+    with np.errstate(invalid="ignore"):
+        assert forgetting_events(CORRECT, "data_diet")[2] == np.inf
+    np.testing.assert_allclose(forgetting_events(CORRECT, "cartography")[2], 2000 / 3)
+    with pytest.raises(ValueError, match="never_learned"):
+        forgetting_events(CORRECT, "zero")
+
+
+def test_el2n_train_step_uses_the_first_epoch_only_and_averages_runs():
     logits = np.zeros((3, 2, 4, 2), dtype=np.float32)
     logits[[0, 2], 0, :, 0] = math.log(3)                   # runs 0 and 2: p = (0.75, 0.25); run 1: (0.5, 0.5)
     logits[:, 1] = [0.0, 9.0]                               # the second epoch must not count
     target = np.array([0, 1, 1, 0])
     near, far, half = math.sqrt(2 * 0.25 ** 2), math.sqrt(2 * 0.75 ** 2), math.sqrt(0.5)
     expected = [(2 * near + half) / 3, (2 * far + half) / 3, (2 * far + half) / 3, (2 * near + half) / 3]
-    np.testing.assert_allclose(el2n(logits, target, 4), expected)
-    assert np.isnan(el2n(None, None, 4)).all()
+    np.testing.assert_allclose(el2n_train_step(logits, target, 4), expected)
+    assert np.isnan(el2n_train_step(None, None, 4)).all()
 
 
-def test_dynamic_uncertainty_by_hand():
+def test_el2n_scores_the_eval_pass_and_averages_runs():
+    eval_logits = np.zeros((2, 1, 2))
+    eval_logits[1, 0, 0] = math.log(3.0)                    # run 0: p = (0.5, 0.5); run 1: (0.75, 0.25)
+    assert el2n(eval_logits, np.array([0]), 1)[0] == pytest.approx((math.sqrt(0.5) + math.sqrt(0.125)) / 2)
+    assert np.isnan(el2n(None, np.array([0]), 1)).all() and np.isnan(el2n(np.zeros((2, 1, 0)), np.array([0]), 1)).all()
+
+
+def test_aum_is_the_ccs_probability_margin_per_check():
+    p = np.array([[[[0.5, 0.3, 0.2]], [[0.2, 0.7, 0.1]]]])     # [R=1, E=2, N=1, C=3], logits = log p
+    assert aum(np.log(p), np.array([0]), 1)[0] == pytest.approx(((0.5 - 0.3) + (0.2 - 0.7)) / 2)
+    assert aum(np.log(p), np.array([1]), 1)[0] == pytest.approx(((0.3 - 0.5) + (0.7 - 0.2)) / 2)
+    z = np.random.default_rng(0).normal(size=(3, 4, 6, 2))       # two classes: 2 p_gold - 1
+    p_gold = np.exp(z[..., 0]) / np.exp(z).sum(-1)
+    np.testing.assert_allclose(aum(z, np.zeros(6, int), 6), (2 * p_gold - 1).mean(axis=(0, 1)))
+    assert np.isnan(aum(None, None, 3)).all()
+
+
+def test_dynamic_uncertainty_all_windows_by_hand():
     # E = 2: one window; per run the std of the two epochs' gold probabilities, then the mean over runs:
     # example 1: 0.1 in every run; example 2: 0, 0.5, 0; example 3: 0, 0, 0.3.
-    np.testing.assert_allclose(dynamic_uncertainty(GOLD_PROB), [0.0, 0.1, 0.5 / 3, 0.1], atol=1e-6)
+    np.testing.assert_allclose(dynamic_uncertainty_all_windows(GOLD_PROB), [0.0, 0.1, 0.5 / 3, 0.1], atol=1e-6)
     prob = np.array([[[0.0], [1.0], [1.0]]])                # E = 3, windows (0, 1) and (1, 2): std 0.5 and 0
-    assert dynamic_uncertainty(prob).tolist() == [pytest.approx(0.25)]
+    assert dynamic_uncertainty_all_windows(prob).tolist() == [pytest.approx(0.25)]
+
+
+def test_dynamic_uncertainty_uses_the_windows_before_the_last_epoch():
+    # E = 3, J = 2: only the window of epochs 1 and 2 (idx = 1 < E - 1); sample std x 10: 10 * 1 / sqrt(2)
+    prob = np.array([[[0.0], [1.0], [1.0]]])
+    assert dynamic_uncertainty(prob)[0] == pytest.approx(10 / math.sqrt(2))
+    p = np.array([[[0.1], [0.5], [0.2], [0.9]]])            # E = 4, J = 2: windows ending at epochs 1 and 2
+    assert dynamic_uncertainty(p, window=2)[0] == pytest.approx(10 * (0.4 + 0.3) / math.sqrt(2) / 2)
+    assert dynamic_uncertainty(p)[0] == pytest.approx(10 * np.std([0.1, 0.5, 0.2], ddof=1))   # J = E - 1 = 3
+    assert np.isnan(dynamic_uncertainty(GOLD_PROB)).all()     # E = 2: no window before the last epoch
 
 
 def test_scores_table_keeps_el2n_from_recorded_logits():
@@ -181,4 +224,9 @@ def test_scores_table_keeps_el2n_from_recorded_logits():
     dyn = TrainingDynamics(example_id=np.arange(4), feature=np.zeros(4, int), label=np.array([0, 1, 1, 0]),
                            seeds=(5, 6, 7), correct=CORRECT, gold_prob=GOLD_PROB, target=np.array([0, 1, 1, 0]),
                            logits=logits)
-    np.testing.assert_allclose(scores_table(dyn)["el2n"], [math.sqrt(0.5)] * 4)
+    table = scores_table(dyn)
+    np.testing.assert_allclose(table["el2n_train_step"], [math.sqrt(0.5)] * 4)
+    np.testing.assert_allclose(table["aum"], [0.0] * 4)       # p = (0.5, 0.5): no margin
+    assert table["el2n"].isna().all()                         # no eval pass recorded
+    passed = TrainingDynamics(**{**dyn.__dict__, "eval_logits": np.zeros((3, 4, 2), dtype=np.float32)})
+    np.testing.assert_allclose(scores_table(passed)["el2n"], [math.sqrt(0.5)] * 4)

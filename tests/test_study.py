@@ -73,17 +73,19 @@ def test_run_pair_writes_the_documented_layout(tiny_config, results_dir):
         assert set(step["eval"]) == {"validation"} and set(step["eval"]["validation"]) == {"accuracy"}
         with np.load(run / "dynamics.npz") as f:
             assert set(f.files) == {"example_id", "feature", "label", "target", "order", "correct", "gold_prob",
-                                    "logits"}
+                                    "logits", "eval_logits"}
             assert f["correct"].shape == (cfg.phase1.epochs, 40) and f["logits"].shape == (cfg.phase1.epochs, 40, 2)
+            # the eval pass EL2N ranks by (el2n_epoch, 1 in the smoke profile this config comes from)
+            assert cfg.el2n_epoch == 1 and f["eval_logits"].shape == (40, 2)
             assert f["order"].tolist() == torch.randperm(40, generator=torch.Generator().manual_seed(seed)).tolist()
             assert f["feature"].tolist() == [0] * 40                  # one row per example
             np.testing.assert_array_equal(f["target"], f["label"])    # classification: the target is the class
             np.testing.assert_array_equal(f["correct"], f["logits"].argmax(-1) == f["target"][None])
 
-    # FLOPs: 6 per non-embedding parameter and trained token, 2 per evaluated token
+    # FLOPs: 6 per non-embedding parameter and trained token, 2 per evaluated token (the eval pass included)
     params = models.non_embedding_parameters(models.load_model(cfg.checkpoint, data.head, 2, 0, 0))
     assert step["flops"] == 6 * params * data.train.tokens() * cfg.phase1.epochs + 2 * params * data.evals[
-        "validation"].tokens() > 0
+        "validation"].tokens() + 2 * params * data.train.tokens() > 0
     assert not (pair / "manifest.json").exists()   # gathered from the steps' records on read
     results = PairResults(cfg)
     manifest = results.manifest()

@@ -410,3 +410,34 @@ def test_evaluate_scores_the_split_with_its_metric(tiny_tokenizer, rt_eval):
     per_class = [2 * np.sum((expected == c) & (rows.targets == c))
                  / (np.sum(expected == c) + np.sum(rows.targets == c)) for c in (0, 1)]
     assert f1 == pytest.approx(100 * np.mean(per_class))
+
+
+@pytest.mark.parametrize("unpadded", [False, True])
+def test_the_eval_pass_for_el2n_changes_nothing_in_training(tiny_tokenizer, encoded, unpadded, monkeypatch):
+    from hscore.engine import padding_free
+
+    def tuned(eval_pass):
+        model = _model(tiny_tokenizer, seed=4)
+        assert padding_free.enable(model) if unpadded else True
+        dyn = train.fine_tune(model, KIND, tiny_tokenizer, encoded, _hp(epochs=3), seed=11,
+                              order=train.training_order(len(encoded), 11), device=CPU, num_logits=2,
+                              eval_pass=eval_pass)
+        return model, dyn
+
+    plain_model, plain = tuned(None)
+    passed_model, passed = tuned(2)
+    assert plain.eval_logits.shape == (20, 0) and passed.eval_logits.shape == (20, 2)
+    for field in ("correct", "gold_prob", "logits"):          # the same training, bit for bit
+        assert np.array_equal(getattr(plain, field), getattr(passed, field))
+    assert all(torch.equal(a, b) for a, b in zip(plain_model.parameters(), passed_model.parameters()))
+    # the pass scores the model as it is at the end of epoch 2, not the final one: row by row at that point
+    seen, real = {}, train.predict_logits
+
+    def watched(model, *args, **kwargs):
+        seen["rows"] = _alone(model, encoded)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(train, "predict_logits", watched)
+    tuned(2)
+    assert np.allclose(passed.eval_logits, seen["rows"], atol=1e-5)
+    assert not np.allclose(passed.eval_logits, _alone(passed_model, encoded), atol=1e-3)

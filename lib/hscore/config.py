@@ -100,6 +100,29 @@ class PhaseConfig:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """The same pair scored at another phase-1 setting, beside its own scoring runs (``variants:``):
+    only what differs is written, the rest is the pair's. Its runs are recorded in
+    ``variants/<name>/run-<r>/`` and compared with the pair's own scoring (``hscore.pruning.variants``);
+    they are never the pair's H-scores."""
+
+    name: StrictStr
+    model: StrictStr | None = None           # another model id of study.yaml scores (its checkpoint)
+    lr: Real | None = None                   # phase1.lr
+    batch_size: StrictInt | None = None      # phase1.batch_size
+    epochs: StrictInt | None = None          # phase1.epochs
+    seeds: tuple[StrictInt, ...] | None = None  # phase1.seeds (default: the pair's)
+    runs: StrictInt | None = None            # only the first ``runs`` of those seeds
+    max_length: StrictInt | None = None
+    padding_free: StrictBool | None = None
+    checkpoint: StrictStr | None = None      # resolved from ``model`` when the study is read (not written)
+
+    def __post_init__(self):
+        paths.check_name(self.name, "variants: the name")
+        _check(self.runs is None or self.runs >= 2, "runs", self.runs, "null, or at least 2 scoring runs")
+
+
+@dataclass(frozen=True)
 class PairConfig:
     """Everything the study of one model-task pair depends on."""
 
@@ -124,6 +147,16 @@ class PairConfig:
     phase1: PhaseConfig
     phase2: PhaseConfig
     declared: TaskSpec | None = None  # the task's declaration when it is declared as data (hscore.data.declared)
+    el2n_epoch: StrictInt | None = None  # record one eval-mode pass over the training rows at the end of this
+                                  # phase-1 epoch (1-based) for EL2N as its authors score it; None = no pass
+    variants: tuple[Variant, ...] = ()   # other phase-1 settings scored beside the pair's own (sensitivity)
+    moved_tickets: StrictInt = 0  # phase 2 also trains the tickets of the variants that moved most (top-1 ..
+                                  # top-k, lowest Jaccard with the pair's ticket at their run count) and the
+                                  # pair's own ticket at that run count (base)
+    scoring_model: StrictStr | None = None   # phase 1 scored by another model id of study.yaml (a small proxy);
+                                             # phase 2 trains ``model`` on its subsets (transfer)
+    scoring_checkpoint: StrictStr | None = None  # resolved from scoring_model when the study is read
+    variant: StrictStr | None = None  # set on a variant's own configuration (its scoring runs), None otherwise
 
     def __post_init__(self):
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {list(PRECISIONS)}")
@@ -148,6 +181,15 @@ class PairConfig:
             names = [s.name for s in subset_family(self.runs)]
             _check(set(self.phase2_subsets) <= set(names) and names[0] in self.phase2_subsets, "phase2_subsets",
                    list(self.phase2_subsets), f"null, or names among {names} including the winning ticket {names[0]}")
+        _check(self.el2n_epoch is None or 1 <= self.el2n_epoch <= self.phase1.epochs, "el2n_epoch", self.el2n_epoch,
+               f"null, or the phase-1 epoch (1..{self.phase1.epochs}) after which the eval pass for EL2N runs")
+        names = [v.name for v in self.variants]
+        _check(len(set(names)) == len(names), "variants", names, "each variant name once")
+        for v in self.variants:
+            _check(v.runs is None or v.runs <= len(v.seeds or self.phase1.seeds), "variants", v.name,
+                   "runs must not exceed the seeds it takes them from")
+        _check(0 <= self.moved_tickets <= len(self.variants), "moved_tickets", self.moved_tickets,
+               f"0 to the number of variants ({len(self.variants)})")
         _check(self.cheaper_ticket is None or 0 < self.cheaper_ticket <= 1, "cheaper_ticket", self.cheaper_ticket,
                "null, or the least Jaccard overlap (0 to 1] of a cheaper ticket with the winning ticket")
 
@@ -161,6 +203,27 @@ class PairConfig:
         """The H-score subsets phase 2 trains (``phase2_subsets``), the winning ticket first."""
         family = subset_family(self.runs)
         return family if self.phase2_subsets is None else [s for s in family if s.name in self.phase2_subsets]
+
+    def scoring_config(self) -> PairConfig:
+        """The configuration of the pair's own scoring runs: itself, or with the checkpoint of
+        ``scoring_model`` (a proxy scores, the pair's model trains phase 2)."""
+        if self.scoring_checkpoint is None:
+            return self
+        return dataclasses.replace(self, checkpoint=self.scoring_checkpoint, scoring_model=None,
+                                   scoring_checkpoint=None)
+
+    def variant_config(self, variant: Variant) -> PairConfig:
+        """The configuration of a variant's scoring runs: the pair's scoring with the variant's settings."""
+        base = self.scoring_config()
+        seeds = tuple(variant.seeds or base.phase1.seeds)[:variant.runs]
+        phase1 = dataclasses.replace(base.phase1, seeds=seeds, lr=base.phase1.lr if variant.lr is None else variant.lr,
+                                     batch_size=variant.batch_size or base.phase1.batch_size,
+                                     epochs=variant.epochs or base.phase1.epochs)
+        return dataclasses.replace(
+            base, checkpoint=variant.checkpoint or base.checkpoint, max_length=variant.max_length or base.max_length,
+            padding_free=base.padding_free if variant.padding_free is None else variant.padding_free, phase1=phase1,
+            variants=(), moved_tickets=0, variant=variant.name, el2n_epoch=None, baselines=(), phase2_subsets=None,
+            cheaper_ticket=None)
 
     @property
     def results_dir(self) -> Path:
@@ -403,8 +466,19 @@ def pair_config(profile: str, model: str, task: str, study: dict | None = None, 
                 return origin[loc[:n]] + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[n:])
         return "defaults." + _where(loc) if loc else f"profiles.{profile} ({model}/{task})"
 
+    def checkpoint_of(name, at):
+        if isinstance(name, str) and name not in study["models"]:
+            raise UnknownNameError(f"{at}: unknown model {name!r}; study.yaml defines: {', '.join(study['models'])}")
+        return study["models"][name]["checkpoint"] if isinstance(name, str) else None
+
     fields = {"profile": profile, "model": model, "checkpoint": study["models"][model]["checkpoint"], "task": task,
               **settings, "declared": declared}
+    if settings.get("scoring_model") is not None:   # a proxy model scores: its checkpoint, resolved here
+        fields["scoring_checkpoint"] = checkpoint_of(settings["scoring_model"], where(("scoring_model",)))
+    if isinstance(settings.get("variants"), list):
+        fields["variants"] = [{**v, "checkpoint": checkpoint_of(v["model"], where(("variants", i, "model")))}
+                              if isinstance(v, dict) and v.get("model") is not None else v
+                              for i, v in enumerate(settings["variants"])]
     try:
         return _PAIR.validate_python(fields)
     except ValidationError as e:
@@ -428,5 +502,6 @@ def cluster_config(profile: str, study: dict | None = None, **overrides) -> Clus
 
 
 PhaseConfig.__pydantic_config__ = ConfigDict(extra="forbid")
+Variant.__pydantic_config__ = ConfigDict(extra="forbid")
 PairConfig.__pydantic_config__ = ConfigDict(extra="forbid")
 _PAIR = TypeAdapter(PairConfig)

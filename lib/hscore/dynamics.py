@@ -26,6 +26,11 @@ gold_prob       [E, N] float32      softmax probability of the target, same logi
                                     of the start and end probabilities)
 logits          [E, N, C] float32   the train-mode logits themselves (before that step's update);
                                     C = 0 for extractive QA, whose windows have hundreds of positions
+eval_logits     [N, C] float32      the logits of one eval-mode pass (dropout off, no update) over
+                                    every training row at the end of epoch ``el2n_epoch`` (EL2N as
+                                    its authors score it); [N, 0] when no pass was recorded (the
+                                    setting is null, or the kind keeps no logits); absent in runs
+                                    recorded before it existed (read as [N, 0])
 ==============  ==================  ===========================================================
 
 ``step.json`` beside it holds the seed, the resolved configuration, package versions, device and
@@ -58,6 +63,11 @@ class RunDynamics:
     correct: np.ndarray
     gold_prob: np.ndarray
     logits: np.ndarray
+    eval_logits: np.ndarray | None = None   # [N, C], [N, 0] when no eval pass was recorded
+
+    def __post_init__(self):
+        if self.eval_logits is None:
+            object.__setattr__(self, "eval_logits", np.zeros((len(self.example_id), 0), dtype=np.float32))
 
     def save(self, path: Path) -> None:
         atomic_save_npz(path, **{k: getattr(self, k) for k in self.__dataclass_fields__})
@@ -65,7 +75,7 @@ class RunDynamics:
     @classmethod
     def load(cls, path: Path) -> RunDynamics:
         with np.load(path) as f:
-            return cls(**{k: f[k] for k in cls.__dataclass_fields__})
+            return cls(**{k: f[k] for k in cls.__dataclass_fields__ if k in f.files})
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class TrainingDynamics:
     gold_prob: np.ndarray    # [R, E, N] float32
     target: np.ndarray | None = None  # [N] class or option index; None where a row has no single class
     logits: np.ndarray | None = None  # [R, E, N, C] float32; None where none were recorded (QA: C = 0)
+    eval_logits: np.ndarray | None = None  # [R, N, C] float32 of the eval pass (EL2N); None where none was
 
     @property
     def runs(self) -> int:
@@ -96,9 +107,11 @@ class TrainingDynamics:
             if not all(np.array_equal(getattr(r, k), getattr(first, k)) for k in ("example_id", "feature", "target")):
                 raise ValueError("scoring runs were recorded on different training rows")
         logits = first.logits.shape[-1] > 0 and first.target.ndim == 1
+        passes = logits and all(r.eval_logits.shape[-1] > 0 for r in runs)
         return cls(first.example_id, first.feature, first.label, tuple(seeds),
                    np.stack([r.correct for r in runs]), np.stack([r.gold_prob for r in runs]),
-                   first.target if logits else None, np.stack([r.logits for r in runs]) if logits else None)
+                   first.target if logits else None, np.stack([r.logits for r in runs]) if logits else None,
+                   np.stack([r.eval_logits for r in runs]) if passes else None)
 
     @classmethod
     def load(cls, run_dirs: list[Path], seeds) -> TrainingDynamics:

@@ -4,7 +4,14 @@
 - SQuAD (extractive QA): the official ``evaluate-v2.0.py`` script (what the ``squad_v2`` metric of
   ``evaluate`` runs), reimplemented offline: exact match and token F1 in percent, overall and split
   into answerable (HasAns) and unanswerable (NoAns) questions, with every prediction taken as given
-  (no no-answer probability threshold).
+  (no no-answer probability threshold);
+- SQuAD v1.1 (extractive QA without unanswerable questions, e.g. the v1.1 dev set): the official
+  ``evaluate-v1.1.py`` (what the ``squad`` metric of ``evaluate`` runs, ``metrics/squad/compute_score.py``),
+  reimplemented offline. Its normalisation is v2's, but it keeps references that normalise to "",
+  its F1 is 0 whenever no token is shared (also when both are empty: v2 gives 1), a question with
+  no reference raises, and a missing prediction scores 0 in the denominator (v2 skips it). So the two
+  differ whenever a prediction or a reference normalises to "": prediction "" against references
+  ["the", "Paris"] is exact match 1 under v1.1 and 0 under v2.
 """
 
 from __future__ import annotations
@@ -132,3 +139,55 @@ def squad_v2_metric(predictions: dict[str, str], references: dict[str, list[str]
         if qids:
             result.update({f"{name}_{key}": value for key, value in _percentages(exact, f1s, qids).items()})
     return result
+
+
+# --- SQuAD v1.1 -------------------------------------------------------------------------------
+
+def _v1_truths(references) -> list[str]:
+    truths = [references] if isinstance(references, str) else list(references)
+    if not truths:   # the official metric_max_over_ground_truths takes max() of an empty list
+        raise ValueError("SQuAD v1.1 needs at least one reference answer per question")
+    return truths
+
+
+def exact_match_v1(prediction: str, references) -> int:
+    """1 if the normalized prediction equals some normalized reference, every reference kept (one that
+    normalizes to "", such as "the", matches an empty prediction)."""
+    norm = normalize_answer(prediction)
+    return int(max(norm == normalize_answer(t) for t in _v1_truths(references)))
+
+
+def _f1_v1(prediction: str, reference: str) -> float:
+    pred, gold = normalize_answer(prediction).split(), normalize_answer(reference).split()
+    same = sum((collections.Counter(pred) & collections.Counter(gold)).values())
+    if same == 0:          # also when both are empty: v1.1 has no "both empty scores 1" rule
+        return 0.0
+    precision, recall = same / len(pred), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def f1_v1(prediction: str, references) -> float:
+    """The best token-overlap F1 over the references (0 whenever no token is shared)."""
+    return max(_f1_v1(prediction, t) for t in _v1_truths(references))
+
+
+def per_question_v1(predictions: dict[str, str], references: dict[str, list[str]]) -> tuple[dict, dict]:
+    """Per question id: exact match (0 or 1) and F1 (0 to 1) under the v1.1 rules. Ids in only one of the
+    two raise ValueError, as ``per_question`` does (the official script scores a missing prediction 0)."""
+    _check_ids(predictions, references)
+    if not references:
+        raise ValueError("SQuAD v1.1 scores of an empty evaluation set")
+    exact = {qid: exact_match_v1(predictions[qid], texts) for qid, texts in references.items()}
+    f1s = {qid: f1_v1(predictions[qid], texts) for qid, texts in references.items()}
+    return exact, f1s
+
+
+def squad_v1_metric(predictions: dict[str, str], references: dict[str, list[str]]) -> dict[str, float]:
+    """The official SQuAD v1.1 scores in percent: ``exact_match`` and ``f1`` over every question of
+    ``references``; a question without a prediction scores 0 (the official script's rule)."""
+    if not references:
+        raise ValueError("SQuAD v1.1 scores of an empty evaluation set")
+    exact = {q: exact_match_v1(predictions[q], t) if q in predictions else 0 for q, t in references.items()}
+    f1s = {q: f1_v1(predictions[q], t) if q in predictions else 0.0 for q, t in references.items()}
+    return {"exact_match": 100.0 * sum(exact.values()) / len(references),
+            "f1": 100.0 * sum(f1s.values()) / len(references)}

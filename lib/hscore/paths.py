@@ -9,6 +9,8 @@ one step of the plan (``hscore.study.plan``) and holds its ``step.json``, writte
     phase1/run-<r>/step.json      its identity (settings, data fingerprints), the checksum of every file
                                   above, seed, device, wall time, versions, who ran it (host, process, job)
     phase1/.run-<r>.lock          held while a process runs that step (hscore.study.store.step_lock)
+    variants/<name>/run-<r>/      a scoring run of the pair at another phase-1 setting (``variants:`` in
+                                  study.yaml), the same files as phase1/run-<r>/
     select/scores.parquet         one row per scoring unit: H, success rate, cartography, baseline scores
     select/subsets.npz, .json     positions of every subset and baseline (keys: ``subset_key``), sizes,
                                   the cheaper scoring chosen (hscore.pruning.cheaper)
@@ -96,6 +98,11 @@ def pair_dir(profile: str, model: str, task: str) -> Path:
 
 def phase1_run_dir(pair: Path, run: int) -> Path:
     return pair / "phase1" / f"run-{run}"
+
+
+def variant_run_dir(pair: Path, variant: str, run: int) -> Path:
+    """Scoring run r of the pair at the phase-1 setting ``variant``."""
+    return pair / "variants" / check_name(variant, "variant") / f"run-{run}"
 
 
 def phase2_run_dir(pair: Path, method: str, subset: str, seed: int) -> Path:

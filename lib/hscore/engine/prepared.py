@@ -88,7 +88,8 @@ def prepare(cfg: PairConfig) -> PairData:
         cfg=cfg, task=task, kind=kind, head=head, tokenizer=tokenizer, splits=splits, train=train,
         evals={name: encode(splits[name]) for name in task.eval_splits},
         identity=data_identity(task, splits), encoding=array_fingerprint(train.targets, train.example_id),
-        trivial={name: kind.trivial(splits["train"], splits[name], head, task.metric) for name in task.eval_splits},
+        trivial={name: kind.trivial(splits["train"], splits[name], head, task.metric, **task.eval_options)
+                 for name in task.eval_splits},
     )
 
 

@@ -13,7 +13,10 @@ training step computes anyway (train mode, dropout on, before that step's update
 row of the batch, whether it was right and the probability of its target: that is the whole
 recording. At the end of every run, however short, the trained model's loss on its first batch and
 its weights are checked (``LossWatch.check_end``): a learning rate that wrecks a model in a run of
-one step is caught too.
+one step is caught too. With ``eval_pass`` set, one more thing is recorded: at the end of that epoch,
+an eval-mode pass (dropout off, no gradient, no update) over every training row, whose logits EL2N
+ranks by as its authors compute it; it draws no random numbers and changes no weight, so the run's
+training is the same with or without it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ..config import PhaseConfig
 from ..dynamics import RunDynamics
 from ..errors import DivergenceError, NonFiniteLossError
 from . import embedding_grad
-from .batches import autocast
+from .batches import autocast, predict_logits
 from .kinds import Features, TaskKind
 
 CHECK_EVERY = 25  # micro-batches between host-device synchronisations (loss checks, progress-bar loss)
@@ -142,10 +145,12 @@ def weight_norm(model) -> float:
 
 def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig, *, seed: int, order: np.ndarray,
               device: torch.device, precision: str = "fp32", record: bool = True, num_logits: int = 0,
-              desc: str = "fine-tuning", bar_position: int | None = None):
+              desc: str = "fine-tuning", bar_position: int | None = None, eval_pass: int | None = None):
     """Fine-tune ``model`` in place on ``train``, visiting its rows in ``order`` every epoch; return
     the run's ``RunDynamics`` (or None when not recording). ``bar_position``: the terminal line of
-    the run's progress bar (each worker process has its own)."""
+    the run's progress bar (each worker process has its own). ``eval_pass``: the epoch (1-based) at
+    whose end the eval-mode logits of every training row are recorded (``eval_logits``; recording
+    runs with logits only)."""
     torch.manual_seed(seed)  # dropout
     n = len(train)
     if sorted(order.tolist()) != list(range(n)):
@@ -167,6 +172,7 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
     logits_seen = torch.zeros((epochs, n if record else 0, num_logits), dtype=torch.float32, device=device)
     watch = LossWatch(device, precision, hp, desc)
     start_norm = weight_norm(model)
+    eval_logits = np.zeros((n, 0), dtype=np.float32)
 
     bar = tqdm(total=micro * epochs, desc=desc, unit="step", mininterval=2.0, position=bar_position,
                leave=bar_position is None)
@@ -206,6 +212,9 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
                     bar.close()
                     raise
                 bar.set_postfix(epoch=epoch + 1, loss=f"{mean:.3f}", refresh=False)
+        if record and num_logits and eval_pass == epoch + 1:   # EL2N's checkpoint: the whole set, eval mode
+            eval_logits = predict_logits(model, tokenizer, train, device, precision)
+            model.train()
     bar.close()
     if n:
         watch.check_end(model, end_loss(model, kind, tokenizer, train, order[:hp.batch_size], device, precision),
@@ -214,7 +223,7 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
         return None
     return RunDynamics(example_id=train.example_id, feature=train.feature, label=train.labels, target=train.targets,
                        order=np.asarray(order), correct=correct_seen.cpu().numpy(),
-                       gold_prob=prob_seen.cpu().numpy(), logits=logits_seen.cpu().numpy())
+                       gold_prob=prob_seen.cpu().numpy(), logits=logits_seen.cpu().numpy(), eval_logits=eval_logits)
 
 
 def end_loss(model, kind: TaskKind, tokenizer, train: Features, positions: np.ndarray, device: torch.device,

@@ -4,6 +4,7 @@
 - ``subsets``    the H-score subset family (the winning ticket first) and the selection rules
 - ``baselines``  the size-matched baselines, one registry
 - ``cheaper``    H and the ticket from fewer scoring runs or epochs
+- ``variants``   one scoring against another: how far the ticket moves at another setting
 
 Arrays in, positions out: nothing here reads a file, a configuration or a model.
 """

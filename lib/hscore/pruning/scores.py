@@ -7,15 +7,35 @@
   confidence = mean gold-label probability, variability = its population standard deviation,
   correctness = fraction of checks in which it was classified correctly.
 
-The scores the baselines rank by (``hscore.pruning.baselines``), from the same recorded dynamics:
+The scores the baselines rank by (``hscore.pruning.baselines``), from the same recorded dynamics,
+each as its authors' reference code computes it (the repository, commit and lines are cited at each
+function). The authors score one training run; where we have R runs we average the per-run score
+over runs (our extension, the same for every score):
 
-- forgetting events (Toneva et al., 2019): per run, the correct-to-incorrect transitions between
-  successive presentations (epochs); an example never right in a run counts E there (more than
-  any learned example can, as an unlearned example is "forgotten" for good); mean over runs.
-- EL2N (Paul et al., 2021): ``|| softmax(logits) - onehot(target) ||_2`` in the first epoch,
-  averaged over runs (NaN where no logits were recorded: extractive QA, per-question scoring).
-- Dynamic Uncertainty (He et al., 2024): in every window of J consecutive epochs, the standard
-  deviation of the gold-label probability; the mean over windows, then over runs.
+- forgetting events (Toneva et al., 2019; mtoneva/example_forgetting): per run, the
+  correct-to-incorrect transitions between successive presentations (epochs). An example never
+  right in a run is scored by a convention that differs between implementations
+  (``NEVER_LEARNED``): E presentations in Toneva's original code and here (more than any learned
+  example can reach, so it ranks first), 0 in DeepCore (it ties with the never-forgotten and ranks
+  last), infinity in data_diet (ranks first, and one such run makes the mean infinite), 1000 in
+  Dataset Cartography (ranks first). ``forgetting`` uses E, ``forgetting_deepcore`` DeepCore's 0.
+- EL2N (Paul et al., 2021; mansheej/data_diet): ``|| softmax(f(x)) - onehot(y) ||_2`` of a
+  checkpoint early in training scoring the whole training set in eval mode: one extra inference
+  pass at the end of epoch ``el2n_epoch`` (``study.yaml``), recorded as ``eval_logits``; NaN where
+  no pass was recorded. ``el2n_train_step`` is what we computed before: the train-step logits of
+  epoch 1, so each row is scored by another model state (the one before its own step).
+- AUM as the CCS code computes it (``accumulated_margin``, haizhongzheng/Coverage-centric-coreset-
+  selection): per train-step check, the gold probability minus the largest other probability,
+  accumulated over epochs; here the mean over the R x E checks (the authors' sum divided by E, which
+  changes no stratum: CCS's strata are equal-width over the score's own range). Higher is easier.
+  For two classes it is ``2 p_gold - 1``; NaN where no class logits were recorded (extractive QA).
+- Dynamic Uncertainty (He et al., 2024; BAAI-DCAI/Dataset-Pruning ``ImageNet/get_coreset.py``):
+  after each epoch ``idx`` with ``J - 1 <= idx < E - 1``, the sample standard deviation (x 10) of
+  the gold probability over the window of the last J epochs; the mean over those windows (every
+  full window but the one ending at the last epoch). The authors' J is 10 of 300 epochs; here
+  ``J = min(10, E - 1)`` (E = 3: one window, epochs 1 and 2). NaN when E < 3 (no such window).
+  ``dynamic_uncertainty_all_windows`` is what we computed before: every window of 2 epochs, the
+  last included, population standard deviation.
 """
 
 from __future__ import annotations
@@ -54,29 +74,92 @@ def correctness(correct: np.ndarray) -> np.ndarray:
     return np.asarray(correct, dtype=np.float64).reshape(-1, np.shape(correct)[-1]).mean(axis=0)
 
 
-def forgetting_events(correct: np.ndarray) -> np.ndarray:
-    """Mean over runs of correct-to-incorrect transitions; E for a run in which the example was never right."""
+NEVER_LEARNED = {"toneva": "E", "deepcore": 0.0, "data_diet": np.inf, "cartography": 1000.0}
+"""What a run scores for an example it never got right, by implementation ("E": the number of epochs):
+mtoneva/example_forgetting ``sort_examples_by_forgetting`` (npresentations), PatrickZH/DeepCore
+``Forgetting.after_loss`` (no special case: ``last_acc`` starts at 0), mansheej/data_diet
+``save_forget_scores`` (``np.inf``), allenai/cartography ``compute_forgetfulness`` (1000)."""
+
+
+def forgetting_events(correct: np.ndarray, never_learned: str = "toneva") -> np.ndarray:
+    """Mean over runs of the correct-to-incorrect transitions between successive epochs; a run in which
+    the example was never right scores ``NEVER_LEARNED[never_learned]`` (Toneva's E by default)."""
     correct = np.asarray(correct, dtype=bool)
+    if never_learned not in NEVER_LEARNED:
+        raise ValueError(f"never_learned must be one of {sorted(NEVER_LEARNED)}, got {never_learned!r}")
     epochs = correct.shape[1]
     forgotten = (correct[:, :-1] & ~correct[:, 1:]).sum(axis=1).astype(np.float64)   # [R, N]
-    forgotten[~correct.any(axis=1)] = epochs
+    value = NEVER_LEARNED[never_learned]
+    forgotten[~correct.any(axis=1)] = epochs if value == "E" else value
     return forgotten.mean(axis=0)
 
 
-def el2n(logits: np.ndarray | None, target: np.ndarray | None, n: int) -> np.ndarray:
-    """First-epoch error L2 norm, mean over runs; NaN for every example when there are no logits."""
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def _l2_error(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``|| softmax(logits) - onehot(target) ||_2`` over the last axis (data_diet ``get_lord_error_fn``)."""
+    onehot = np.eye(logits.shape[-1])[np.asarray(target)]
+    return np.linalg.norm(_softmax(logits) - onehot, axis=-1)
+
+
+def el2n(eval_logits: np.ndarray | None, target: np.ndarray | None, n: int) -> np.ndarray:
+    """EL2N as data_diet computes it (``scripts/get_run_score.py``, ``get_mean_score.py``): the error L2
+    norm of one eval-mode pass over the whole training set per run (``eval_logits`` [R, N, C]), mean over
+    runs; NaN for every example when no pass was recorded."""
+    if eval_logits is None or target is None or np.shape(eval_logits)[-1] == 0:
+        return np.full(n, np.nan)
+    return _l2_error(np.asarray(eval_logits, dtype=np.float64), target[None]).mean(axis=0)
+
+
+def el2n_train_step(logits: np.ndarray | None, target: np.ndarray | None, n: int) -> np.ndarray:
+    """The error L2 norm of the first epoch's train-step logits (each row scored by the model state
+    before its own step, dropout on), mean over runs; NaN for every example when there are no logits."""
     if logits is None or target is None:
         return np.full(n, np.nan)
-    first = np.asarray(logits[:, 0], dtype=np.float64)                       # [R, N, C]
-    prob = np.exp(first - first.max(axis=-1, keepdims=True))
-    prob /= prob.sum(axis=-1, keepdims=True)
-    onehot = np.eye(first.shape[-1])[np.asarray(target)]                        # [N, C]
-    return np.linalg.norm(prob - onehot[None], axis=-1).mean(axis=0)
+    return _l2_error(np.asarray(logits[:, 0], dtype=np.float64), target[None]).mean(axis=0)
 
 
-def dynamic_uncertainty(gold_prob: np.ndarray, window: int = 2) -> np.ndarray:
-    """Mean over runs of the mean over windows of ``window`` consecutive epochs of the gold
-    probability's (population) standard deviation; with fewer epochs, one window of all of them."""
+def aum(logits: np.ndarray | None, target: np.ndarray | None, n: int) -> np.ndarray:
+    """CCS's accumulated margin per check, ``p_gold - max_{c != gold} p_c`` of the train-step logits,
+    averaged over the R x E checks (``generate_importance_score.py`` ``record_training_dynamics``
+    sums it over the epochs of one run); NaN for every example when there are no logits."""
+    if logits is None or target is None:
+        return np.full(n, np.nan)
+    p = _softmax(logits)                                                     # [R, E, N, C]
+    rows = np.arange(p.shape[2])
+    gold = p[:, :, rows, target].copy()
+    p[:, :, rows, target] = -np.inf
+    return (gold - p.max(axis=-1)).mean(axis=(0, 1))
+
+
+def du_window(epochs: int) -> int:
+    """Dynamic Uncertainty's window J: the authors' 10, or E - 1 when there are fewer epochs."""
+    return min(10, epochs - 1)
+
+
+def dynamic_uncertainty(gold_prob: np.ndarray, window: int | None = None, scale: float = 10.0) -> np.ndarray:
+    """Dynamic Uncertainty as BAAI-DCAI/Dataset-Pruning ``ImageNet/get_coreset.py`` (lines 21-37) computes
+    it: the mean over the windows ending at epochs ``J-1 .. E-2`` of the gold probability's sample
+    standard deviation (``torch.std``) times ``scale``; mean over runs. ``window`` J defaults to
+    ``du_window(E)``; NaN for every example when there is no such window (E < 3, or E <= J)."""
+    prob = np.asarray(gold_prob, dtype=np.float64)
+    epochs = prob.shape[1]
+    window = du_window(epochs) if window is None else window
+    ends = range(window - 1, epochs - 1)
+    if window < 2 or not ends:
+        return np.full(prob.shape[-1], np.nan)
+    stds = [prob[:, end - window + 1:end + 1].std(axis=1, ddof=1) * scale for end in ends]   # [R, N] each
+    return np.mean(stds, axis=0).mean(axis=0)
+
+
+def dynamic_uncertainty_all_windows(gold_prob: np.ndarray, window: int = 2) -> np.ndarray:
+    """Mean over runs of the mean over every window of ``window`` consecutive epochs (the last one
+    included) of the gold probability's population standard deviation; with fewer epochs, one window
+    of all of them. Not the authors' rule (``dynamic_uncertainty``)."""
     prob = np.asarray(gold_prob, dtype=np.float64)
     window = min(window, prob.shape[1])
     stds = [prob[:, e:e + window].std(axis=1) for e in range(prob.shape[1] - window + 1)]   # [R, N] each
@@ -87,6 +170,7 @@ def scores_table(dynamics: TrainingDynamics) -> pd.DataFrame:
     """One row per scoring unit (in training-split order): its example id, row index within the
     example (window, option; 0 when an example is one row), label and every score."""
     h = h_score(dynamics.correct)
+    n = len(h)
     return pd.DataFrame({
         "example_id": dynamics.example_id,
         "feature": dynamics.feature,
@@ -97,8 +181,12 @@ def scores_table(dynamics: TrainingDynamics) -> pd.DataFrame:
         "variability": variability(dynamics.gold_prob),
         "correctness": correctness(dynamics.correct),
         "forgetting": forgetting_events(dynamics.correct),
-        "el2n": el2n(dynamics.logits, dynamics.target, len(h)),
+        "forgetting_deepcore": forgetting_events(dynamics.correct, "deepcore"),
+        "el2n": el2n(dynamics.eval_logits, dynamics.target, n),
+        "el2n_train_step": el2n_train_step(dynamics.logits, dynamics.target, n),
+        "aum": aum(dynamics.logits, dynamics.target, n),
         "dynamic_uncertainty": dynamic_uncertainty(dynamics.gold_prob),
+        "dynamic_uncertainty_all_windows": dynamic_uncertainty_all_windows(dynamics.gold_prob),
     })
 
 

@@ -13,7 +13,9 @@ always got right (H = R) and those no run got right in every epoch (H = 0) are n
 Positions index the (capped) training split, in the order of ``scores.parquet``. The building
 blocks of the size-matched baselines (``hscore.pruning.baselines`` holds the registry): ``random_subset``,
 the first N of a seeded ``torch.randperm`` (the official code's); ``highest``, the N highest
-scores; ``coverage_subset``, coverage-centric selection over a difficulty score.
+scores, ties broken at random with a seed (or in training-split order without one);
+``highest_per_class``, DeepCore's class-balanced top N; ``coverage_subset``, coverage-centric
+coreset selection as its authors' ``train.py --coreset-mode stratified`` runs it.
 """
 
 from __future__ import annotations
@@ -78,12 +80,68 @@ def random_subset(n_total: int, size: int, seed: int) -> np.ndarray:
     return np.sort(perm[:size])
 
 
-def highest(values: np.ndarray, size: int) -> np.ndarray:
-    """The positions of the ``size`` highest values (sorted); ties keep training-split order."""
+def _descending(values: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """Positions by decreasing value; ties in training-split order, or in a random order from ``rng``."""
+    if rng is None:
+        return np.argsort(-values, kind="stable")
+    perm = rng.permutation(len(values))
+    return perm[np.argsort(-values[perm], kind="stable")]
+
+
+def _ranked(values) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if np.isnan(values).any():
         raise ValueError("cannot rank by a score that is missing (NaN) for some examples")
-    return np.sort(np.argsort(-values, kind="stable")[:size])
+    return values
+
+
+def highest(values: np.ndarray, size: int, seed: int | None = None) -> np.ndarray:
+    """The positions of the ``size`` highest values (sorted). Ties are broken uniformly at random
+    with ``seed``; without one they keep training-split order, which on a split sorted by label
+    takes the ties from the first classes (a score with few distinct values, such as forgetting
+    events after 3 epochs, is nearly all ties). The authors' selections leave tie order to an
+    unstable sort (data_diet ``scores.argsort()[-size:]``, DeepCore ``argsort()[::-1]``)."""
+    values = _ranked(values)
+    if not 0 <= size <= len(values):
+        raise ValueError(f"size must be in 0..{len(values)}, got {size}")
+    rng = None if seed is None else np.random.default_rng(seed)
+    return np.sort(_descending(values, rng)[:size])
+
+
+def class_budgets(class_sizes, size: int) -> np.ndarray:
+    """Per-class budgets of DeepCore's balanced selection: ``round(size / N * n_c)`` (Python's round,
+    half to even; ``deepcore/methods/forgetting.py`` ``Forgetting.select``, lines 73-78), then the
+    difference from ``size`` (DeepCore returns whatever the rounding gives, at most C/2 off) moved by
+    largest remainder: to the classes rounded down most, or from those rounded up most (ties: the
+    lower class first)."""
+    n_c = np.asarray(class_sizes, dtype=np.int64)
+    total = int(n_c.sum())
+    if not 0 <= size <= total:
+        raise ValueError(f"size must be in 0..{total}, got {size}")
+    raw = size / total * n_c if total else np.zeros(len(n_c))
+    budgets = np.array([round(float(r)) for r in raw], dtype=np.int64)
+    diff, remainder = size - int(budgets.sum()), raw - budgets
+    if diff > 0:
+        for c in [c for c in np.argsort(-remainder, kind="stable") if budgets[c] < n_c[c]][:diff]:
+            budgets[c] += 1
+    elif diff < 0:
+        for c in [c for c in np.argsort(remainder, kind="stable") if budgets[c] > 0][:-diff]:
+            budgets[c] -= 1
+    return budgets
+
+
+def highest_per_class(values: np.ndarray, labels: np.ndarray, size: int, seed: int | None = None) -> np.ndarray:
+    """DeepCore's class-balanced top N (``Forgetting.select`` with ``balance=True``, its default): per
+    class, in label order, the ``class_budgets`` highest values of that class, ties at random with
+    ``seed`` (sorted positions, ``size`` of them)."""
+    values, labels = _ranked(values), np.asarray(labels)
+    if len(values) != len(labels):
+        raise ValueError("values and labels must have the same length")
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    budgets = class_budgets([len(m) for m in members], size)
+    rng = None if seed is None else np.random.default_rng(seed)
+    chosen = [idx[_descending(values[idx], rng)[:b]] for idx, b in zip(members, budgets)]
+    return np.sort(np.concatenate(chosen).astype(np.int64)) if chosen else np.zeros(0, dtype=np.int64)
 
 
 def ambiguous_subset(variability: np.ndarray, size: int) -> np.ndarray:
@@ -91,32 +149,71 @@ def ambiguous_subset(variability: np.ndarray, size: int) -> np.ndarray:
     return highest(variability, size)
 
 
-def coverage_subset(difficulty: np.ndarray, size: int, seed: int, hard_cutoff: float = 0.1,
-                    strata: int = 50) -> np.ndarray:
-    """Coverage-centric coreset selection (Zheng et al., ICLR 2023), ``size`` positions (sorted).
+CCS_STRATA = 50   # core/data/Coreset.py stratified_sampling: ``stratas = 50``, fixed
+CCS_HARD_CUT = {0.8: 0.2, 0.9: 0.3}
+"""The hard-cut ratio beta (``--mis-ratio``) of the authors' README commands, by pruning rate:
+ImageNet 80% -> 0.2 and 90% -> 0.3 (CIFAR-10 90% -> 0.3). The README gives no other rate; the
+paper tunes beta per dataset and rate (grid search). ``ccs_hard_cut_ratio`` applies each README
+value from its rate up, and no cut below 80% (our policy where the README is silent)."""
 
-    Drop the hardest ``hard_cutoff`` fraction (less when the budget needs them), split the rest's
-    score range into ``strata`` equal-width strata, and give each stratum, smallest first,
-    ``min(its size, remaining budget // remaining strata)`` examples drawn at random (``seed``);
-    what flooring leaves of the budget is drawn at random from the examples not yet chosen."""
-    difficulty = np.asarray(difficulty, dtype=np.float64)
-    n = len(difficulty)
+
+def ccs_hard_cut_ratio(prune_rate: float) -> float:
+    """beta for a pruning rate (``1 - size / N``): ``CCS_HARD_CUT`` of the largest README rate not above
+    it, 0 below the smallest."""
+    eligible = [rate for rate in CCS_HARD_CUT if rate <= prune_rate + 1e-9]
+    return CCS_HARD_CUT[max(eligible)] if eligible else 0.0
+
+
+def _strata_budgets(counts: np.ndarray, budget: int) -> np.ndarray:
+    """``bin_allocate`` (Coreset.py lines 75-94): strata visited from the smallest up (stable order among
+    equal counts), each given ``min(its count, remaining budget // strata not yet visited)``. This
+    water-filling always hands out ``min(budget, sum(counts))``."""
+    out = np.zeros(len(counts), dtype=np.int64)
+    rest = int(budget)
+    for visited, k in enumerate(np.argsort(counts, kind="stable")):
+        out[k] = min(int(counts[k]), rest // (len(counts) - visited))
+        rest -= out[k]
+    return out
+
+
+def coverage_subset(easiness: np.ndarray, size: int, seed: int, hard_cut_ratio: float | None = None,
+                    strata: int = CCS_STRATA) -> np.ndarray:
+    """Coverage-centric coreset selection (Zheng et al., ICLR 2023) as the authors' ``train.py
+    --coreset-mode stratified`` runs it (lines 135-141; ``core/data/Coreset.py``), ``size`` positions
+    (sorted). ``easiness``: the score CCS cuts and stratifies by, higher = easier (the README's "CCS
+    with AUM": ``aum``).
+
+    1. Hard cut (``mislabel_mask``): drop the ``int(beta * N)`` examples of lowest ``easiness``, the
+       hardest and likeliest mislabelled; beta = ``hard_cut_ratio``, by default
+       ``ccs_hard_cut_ratio(1 - size / N)``.
+    2. Strata over the kept pool's own range: ``lo = min``, ``hi = max * 1.0001``, ``strata``
+       equal-width intervals ``[lo + k step, lo + (k + 1) step)``.
+    3. Budgets by ``_strata_budgets``; within each stratum a uniform random draw (``seed``; the
+       authors' ``torch.randperm`` is unseeded). Ties in the cut are broken at random too (theirs: an
+       unstable ``torch.argsort``).
+
+    ValueError where the rule cannot give ``size`` examples (more than survive the cut; or, as in the
+    authors' code, a pool whose maximum is <= 0, whose largest score lies in no stratum), where the
+    authors' code would silently return fewer."""
+    easiness = _ranked(easiness)
+    n = len(easiness)
     if not 0 <= size <= n:
         raise ValueError(f"size must be in 0..{n}, got {size}")
+    beta = ccs_hard_cut_ratio(1 - size / n if n else 0.0) if hard_cut_ratio is None else hard_cut_ratio
+    cut = int(beta * n)
+    if size > n - cut:
+        raise ValueError(f"CCS cannot keep {size} of {n} examples after cutting the {cut} hardest (beta = {beta:g})")
     rng = np.random.default_rng(seed)
-    cut = min(int(hard_cutoff * n), n - size)
-    pool = np.sort(np.argsort(-difficulty, kind="stable")[cut:])            # the hardest `cut` removed
-    lo, hi = difficulty[pool].min(initial=0.0), difficulty[pool].max(initial=0.0)
-    edges = np.linspace(lo, hi, strata + 1)
-    which = np.clip(np.searchsorted(edges, difficulty[pool], side="right") - 1, 0, strata - 1)
-    groups = sorted((pool[which == k] for k in range(strata)), key=len)
-    chosen, budget = [], size
-    for left, group in zip(range(len(groups), 0, -1), groups):
-        take = min(len(group), budget // left)
-        chosen.append(rng.choice(group, take, replace=False) if take else group[:0])
-        budget -= take
-    chosen = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
-    if budget:
-        rest = np.setdiff1d(pool, chosen)
-        chosen = np.concatenate([chosen, rng.choice(rest, budget, replace=False)])
+    pool = _descending(-easiness, rng)[cut:]                      # ascending easiness, the hardest `cut` removed
+    score = easiness[pool]
+    if size == 0 or len(pool) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = score.min(), score.max() * 1.0001
+    step = (hi - lo) / strata
+    members = [pool[(score >= lo + k * step) & (score < lo + (k + 1) * step)] for k in range(strata)]
+    budgets = _strata_budgets(np.array([len(m) for m in members]), size)
+    chosen = np.concatenate([m[rng.permutation(len(m))[:b]] for m, b in zip(members, budgets)])
+    if len(chosen) != size:
+        raise ValueError(f"CCS's strata hold {len(chosen)} of the {size} examples asked for: the pool's largest "
+                         "score is <= 0, so it lies in no stratum (the authors' range is [min, 1.0001 max))")
     return np.sort(chosen.astype(np.int64))

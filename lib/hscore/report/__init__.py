@@ -2,6 +2,8 @@
 
 - ``display``  the notebooks' tables and sentences (Markdown and HTML)
 - ``plots``    the book's figures
+- ``sensitivity``  the chapter on how far the winning ticket moves at other scoring settings
+- ``transfer``     the chapter on a small model's ticket trained on a larger model
 - ``book``     papermill runs and the Jupyter Book build of a profile
 - ``prune``    ``hscore prune``: the plan of one pair, then the scores, subsets and report as files
 """

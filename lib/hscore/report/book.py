@@ -31,7 +31,19 @@ PAIR_NOTEBOOKS = ("scoring", "pruning")
 PROFILE_NOTEBOOKS = {"summary": "Summary: winning tickets", "statistics": "Seeds, statistics and baselines",
                      "cost": "Cost and cheaper scoring", "fairness": "Fairness and class balance",
                      "pruned": "What is pruned"}  # notebook -> chapter title, once per profile
+# Chapters only some profiles have: notebook -> (title, whether a profile's resolved pairs have its results)
+OPTIONAL_NOTEBOOKS = {
+    "sensitivity": ("Sensitivity of the winning ticket",
+                    lambda cfgs: any(c.variants and c.scoring_checkpoint is None for c in cfgs)),
+    "transfer": ("A small model's ticket for a larger one", lambda cfgs: any(c.scoring_checkpoint is not None
+                                                                             for c in cfgs)),
+}
 MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-static-mathjax package
+
+
+def profile_notebooks(configs) -> dict[str, str]:
+    """The profile-level chapters of a profile's pairs: every profile's, then those only its results have."""
+    return {**PROFILE_NOTEBOOKS, **{name: title for name, (title, has) in OPTIONAL_NOTEBOOKS.items() if has(configs)}}
 
 
 class NotebookFailed(HScoreError, RuntimeError):
@@ -87,7 +99,7 @@ def execute(plan) -> list[Path]:
             print(f"[{profile}] {cfg.model}/{cfg.task}: {name}", flush=True)
             done.append(execute_notebook(name, paths.executed_notebook(profile, name, cfg.model, cfg.task),
                                          {"profile": profile, "model": cfg.model, "task": cfg.task}))
-    for name in PROFILE_NOTEBOOKS:
+    for name in profile_notebooks(configs):
         print(f"[{profile}] {name}", flush=True)
         done.append(execute_notebook(name, paths.executed_notebook(profile, name), {"profile": profile}))
     return done
@@ -103,7 +115,8 @@ def _profile_parts(profile: str, rel) -> list[dict]:
             if pruning.exists():
                 chapter["sections"] = [{"file": rel(pruning), "title": "Pruning: phase 2"}]
             chapters.append(chapter)
-    results = [{"file": rel(path), "title": f"{title} ({profile})"} for name, title in PROFILE_NOTEBOOKS.items()
+    notebooks = profile_notebooks(config.profile_configs(profile))
+    results = [{"file": rel(path), "title": f"{title} ({profile})"} for name, title in notebooks.items()
                if (path := paths.executed_notebook(profile, name)).exists()]
     if not chapters or not results:
         return []

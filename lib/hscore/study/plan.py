@@ -2,7 +2,8 @@
 
 A profile resolves into one explicit list of steps, four stages per model-task pair::
 
-    score     phase 1: one scoring run per phase-1 seed (R runs), on the full training set
+    score     phase 1: one scoring run per phase-1 seed (R runs), on the full training set; and the
+              scoring runs of each of the pair's ``variants`` (other phase-1 settings, ``variants/``)
     select    the H-scores and every subset, from the R runs' dynamics (milliseconds, no training)
     finetune  phase 2: the full set and every (method, subset) pair, once per phase-2 seed
     tables    the pair's current runs exported as tables (milliseconds)
@@ -49,6 +50,12 @@ def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
     """Everything a fine-tuning run's result depends on that the configuration alone decides."""
     hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
     del hp["seeds"]
+    if phase == "phase1" and cfg.el2n_epoch is not None:   # absent when null: runs recorded before it stay current
+        extra = {"el2n_epoch": cfg.el2n_epoch, **extra}
+    task = get_task(cfg.task, cfg.declared)
+    rules = get_kind(task.kind).scoring_rules(task.eval_options)
+    if rules is not None:                                    # likewise: only where a kind's rules changed
+        extra = {"scoring_rules": rules, **extra}
     return plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
                    "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
                    "data_seed": cfg.data_seed, "precision": cfg.precision, "padding_free": cfg.padding_free,
@@ -65,10 +72,11 @@ class Step:
     method: str | None = None   # finetune: "full", "hscore" or a baseline
     subset: str | None = None   # finetune: "full" or a subset name (remove-0-6, ...)
     seed: int | None = None     # score and finetune: the run's seed
+    variant: str | None = None  # score: the variant it scores (its cfg is the variant's), None for the pair's own
 
     @property
     def pair(self) -> str:
-        return f"{self.cfg.model}/{self.cfg.task}"
+        return self.cfg.pair
 
     @property
     def derived(self) -> bool:
@@ -78,7 +86,7 @@ class Step:
     @property
     def name(self) -> str:
         if self.stage == "score":
-            return f"phase1/run-{self.run}"
+            return f"phase1/run-{self.run}" if self.variant is None else f"variants/{self.variant}/run-{self.run}"
         if self.stage == "finetune":
             return "phase2/" + paths.phase2_folder_name(self.method, self.subset, self.seed)
         return self.stage
@@ -92,7 +100,8 @@ class Step:
         """The step's folder in the results store."""
         pair = self.cfg.results_dir
         if self.stage == "score":
-            return paths.phase1_run_dir(pair, self.run)
+            return paths.phase1_run_dir(pair, self.run) if self.variant is None else \
+                paths.variant_run_dir(pair, self.variant, self.run)
         if self.stage == "finetune":
             return paths.phase2_run_dir(pair, self.method, self.subset, self.seed)
         return paths.select_dir(pair) if self.stage == "select" else paths.tables_dir(pair)
@@ -100,7 +109,7 @@ class Step:
     @property
     def deps(self) -> tuple[str, ...]:
         if self.stage == "select":
-            return tuple(f"{self.pair}/phase1/run-{r}" for r in range(self.cfg.runs))
+            return tuple(s.id for s in pair_steps(self.cfg) if s.stage == "score")
         if self.stage == "finetune":
             return (f"{self.pair}/select",)
         if self.stage == "tables":
@@ -116,13 +125,15 @@ class Step:
             return run_settings(cfg, "phase2", self.seed, method=self.method, subset=self.subset,
                                 score_unit=cfg.score_unit)
         if self.stage == "select":
+            extra = {"moved_tickets": cfg.moved_tickets} if cfg.moved_tickets else {}
             return plain({"score_unit": cfg.score_unit, "runs": cfg.runs, "baselines": cfg.baselines,
-                          "phase2_seeds": cfg.phase2.seeds, "cheaper_ticket": cfg.cheaper_ticket})
+                          "phase2_seeds": cfg.phase2.seeds, "cheaper_ticket": cfg.cheaper_ticket, **extra})
         return {}
 
     def describe(self) -> str:
         if self.stage == "score":
-            return f"{self.pair} scoring run {self.run + 1}/{self.cfg.runs} (seed {self.seed})"
+            of = "" if self.variant is None else f" of variant {self.variant}"
+            return f"{self.pair} scoring run {self.run + 1}/{self.cfg.runs}{of} (seed {self.seed})"
         if self.stage == "select":
             return f"{self.pair} H-scores and subsets"
         if self.stage == "tables":
@@ -132,7 +143,12 @@ class Step:
 
 def pair_steps(cfg: PairConfig) -> list[Step]:
     """The steps of one pair, in the order one process runs them."""
-    steps = [Step(cfg, "score", run=r, seed=seed) for r, seed in enumerate(cfg.phase1.seeds)]
+    scoring = cfg.scoring_config()
+    steps = [Step(scoring, "score", run=r, seed=seed) for r, seed in enumerate(cfg.phase1.seeds)]
+    for variant in cfg.variants:
+        vcfg = cfg.variant_config(variant)
+        steps += [Step(vcfg, "score", run=r, seed=seed, variant=variant.name)
+                  for r, seed in enumerate(vcfg.phase1.seeds)]
     steps.append(Step(cfg, "select"))
     steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
     for spec in cfg.phase2_specs:
@@ -141,8 +157,16 @@ def pair_steps(cfg: PairConfig) -> list[Step]:
     if cfg.cheaper_ticket is not None:  # the ticket of the cheapest scoring that overlaps it enough
         ticket = subset_family(cfg.runs)[0].name
         steps += [Step(cfg, "finetune", method="cheaper", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
+    for subset in moved_subsets(cfg):   # the tickets of the variants that moved most, and the pair's own beside them
+        steps += [Step(cfg, "finetune", method="moved", subset=subset, seed=seed) for seed in cfg.phase2.seeds]
     steps.append(Step(cfg, "tables"))
     return steps
+
+
+def moved_subsets(cfg: PairConfig) -> list[str]:
+    """The phase-2 subsets of method ``moved``: ``base`` (the pair's ticket at the variants' run count),
+    then ``top-1`` .. ``top-k``, the tickets of the ``moved_tickets`` variants that moved most."""
+    return ["base", *(f"top-{k}" for k in range(1, cfg.moved_tickets + 1))] if cfg.moved_tickets else []
 
 
 @dataclass(frozen=True)
@@ -157,7 +181,7 @@ class Plan:
         return [s for s in self.steps if s.stage == name]
 
     def of_pair(self, cfg: PairConfig) -> list[Step]:
-        return [s for s in self.steps if s.cfg == cfg]
+        return [s for s in self.steps if s.pair == cfg.pair]
 
     def by_id(self) -> dict[str, Step]:
         return {s.id: s for s in self.steps}
@@ -207,10 +231,31 @@ def check(cfg: PairConfig) -> None:
     kind = get_kind(get_task(cfg.task, cfg.declared).kind)
     kind.check(cfg)
     for name in cfg.baselines:
-        if BASELINES[name].needs_logits and (not kind.records_logits or cfg.score_unit == "example"):
+        baseline = BASELINES[name]
+        if baseline.needs_logits and (not kind.records_logits or cfg.score_unit == "example"):
             why = "per-example scoring has none" if kind.records_logits else f"the {kind.name} kind keeps none"
             raise ConfigError(f"{where}: baseline {name!r} ranks by recorded logits, and {why}; remove it from this "
                               "pair's baselines in study.yaml")
+        if baseline.needs_eval_pass and cfg.el2n_epoch is None:
+            raise ConfigError(f"{where}: baseline {name!r} ranks by an eval pass over the training set that the "
+                              "scoring runs record only with el2n_epoch set; set el2n_epoch: 1 (the end of the first "
+                              "epoch) in study.yaml, or remove the baseline")
+        if cfg.phase1.epochs < baseline.min_epochs:
+            raise ConfigError(f"{where}: baseline {name!r} needs phase1.epochs >= {baseline.min_epochs} (its score "
+                              f"has no value with {cfg.phase1.epochs}); raise the epochs or remove the baseline")
+    rows_fixed = kind.name == "classification"   # one row per example, whatever the tokenizer and length
+    if cfg.scoring_checkpoint is not None and not rows_fixed:
+        raise ConfigError(f"{where}: scoring_model needs a classification task (one training row per example for "
+                          f"both models), not the {kind.name} kind; remove scoring_model in study.yaml")
+    for variant in cfg.variants:
+        if (variant.model is not None or variant.max_length is not None) and not rows_fixed:
+            raise ConfigError(f"{where}: variant {variant.name!r} changes the model or max_length, which changes the "
+                              f"training rows of the {kind.name} kind; vary other settings there")
+        vcfg = cfg.variant_config(variant)
+        if vcfg.checkpoint != cfg.scoring_config().checkpoint and max_positions(vcfg.checkpoint) is not None \
+                and vcfg.max_length > max_positions(vcfg.checkpoint):
+            raise ConfigError(f"{where}: variant {variant.name!r}: max_length = {vcfg.max_length} is longer than "
+                              f"the {max_positions(vcfg.checkpoint)} positions of {vcfg.checkpoint}")
     limit = max_positions(cfg.checkpoint)
     if limit is not None and cfg.max_length > limit:
         raise ConfigError(f"{where}: max_length = {cfg.max_length} is longer than the {limit} positions the model "

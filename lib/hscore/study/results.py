@@ -22,7 +22,7 @@ from ..config import PairConfig
 from ..dynamics import TrainingDynamics
 from ..errors import MissingResultError
 from .run import PairRuns, Run
-from .selection import Subsets, load_dynamics, load_scores, load_subsets, unit_dynamics
+from .selection import Subsets, load_dynamics, load_scores, load_subsets, load_variants, unit_dynamics
 from .store import STEP_FILE, read_record
 
 PHASE1_COLUMNS = ["run", "seed", "split", "metric", "score", "wall_seconds", "flops", "device"]
@@ -49,8 +49,10 @@ class PairResults:
         self.runs = runs or PairRuns(cfg)
         self._read: dict = {}
 
-    def _done(self, stage: str) -> list[Run]:
-        return [r for r in self.runs.stage(stage) if r.done]
+    def _done(self, stage: str, variants: bool = False) -> list[Run]:
+        """The stage's done runs; for scoring, the pair's own (``variants``: the variants' instead)."""
+        return [r for r in self.runs.stage(stage) if r.done and (stage != "score" or (r.step.variant is not None)
+                                                                  == variants)]
 
     def _need_select(self) -> None:
         select = self.runs["select"]
@@ -73,6 +75,28 @@ class PairResults:
                       "wall_seconds": rec["wall_seconds"], "flops": rec.get("flops"), "device": rec["device"]}
                      for split, scores in rec["eval"].items() for metric, score in scores.items()]
         return pd.DataFrame(rows, columns=PHASE1_COLUMNS)
+
+    @_kept
+    def variant_runs(self) -> pd.DataFrame:
+        """One row per current scoring run of a variant (``variants:``), evaluation split and metric:
+        the variant, run, seed, score, wall time, FLOPs and the settings it changed."""
+        changed = {v.name: ", ".join(f"{k} {getattr(v, k)}" for k in ("model", "lr", "batch_size", "epochs", "seeds",
+                                                                      "runs", "max_length", "padding_free")
+                                     if getattr(v, k) is not None) for v in self.cfg.variants}
+        rows = []
+        for run in self._done("score", variants=True):
+            rec = run.record
+            rows += [{"variant": run.step.variant, "changed": changed.get(run.step.variant, ""), "run": run.step.run,
+                      "seed": rec["seed"], "split": split, "metric": metric, "score": score,
+                      "wall_seconds": rec["wall_seconds"], "flops": rec.get("flops"), "device": rec["device"]}
+                     for split, scores in rec["eval"].items() for metric, score in scores.items()]
+        return pd.DataFrame(rows, columns=["variant", "changed", *PHASE1_COLUMNS])
+
+    @_kept
+    def variant_dynamics(self) -> dict[str, TrainingDynamics]:
+        """Each variant's scoring runs' dynamics per scoring unit, by name (needs the current selection)."""
+        self._need_select()
+        return {name: unit_dynamics(self.cfg, dyn) for name, dyn in load_variants(self.cfg).items()}
 
     def phase1_info(self) -> dict:
         """What the scoring runs saw: head, training rows and examples, trivial scores (from the first run)."""
@@ -149,6 +173,7 @@ class PairResults:
         planned = {s.folder: s for s in self.runs.steps}
         out = []
         for marker in sorted([*cfg.results_dir.glob(f"phase1/*/{STEP_FILE}"),
+                              *cfg.results_dir.glob(f"variants/*/*/{STEP_FILE}"),
                               *cfg.results_dir.glob(f"phase2/*/{STEP_FILE}")]):
             folder = marker.parent
             rel = folder.relative_to(cfg.results_dir).as_posix()

@@ -219,7 +219,8 @@ class PairRuns:
             if select is not None and select.done:
                 self.subsets = selection.load_subsets(self.cfg)
             elif all(r.done for r in self.stage("score")):
-                self.subsets = selection.compute(self.cfg, selection.load_dynamics(self.cfg)).subsets
+                self.subsets = selection.compute(self.cfg, selection.load_dynamics(self.cfg),
+                                                 selection.load_variants(self.cfg)).subsets
         except EmptySubsetError as e:
             self.selection_problem = str(e)
 

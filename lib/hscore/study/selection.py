@@ -3,7 +3,8 @@
 ``compute`` is a pure function of the R scoring runs' dynamics and the pair's configuration
 (milliseconds): the scores table (``hscore.pruning.scores``), the H-score subsets, their
 size-matched baselines (``hscore.pruning.baselines``) and the cheaper scoring's ticket
-(``hscore.pruning.cheaper``). The plan's ``select`` step writes it (``write``) into the pair's
+(``hscore.pruning.cheaper``) and, for a pair with ``moved_tickets``, the tickets of the variants that
+moved most (``hscore.pruning.variants``). The plan's ``select`` step writes it (``write``) into the pair's
 ``select/`` folder; the judge of the plan (``hscore.study.run``) computes it in memory to know
 what a phase-2 run will train on before the files exist. ``load_subsets`` and ``load_scores``
 read the files back; no torch is needed to read.
@@ -25,14 +26,25 @@ from ..errors import EmptySubsetError
 from ..files import atomic_save_npz, atomic_write_json, atomic_write_parquet
 from ..pruning.baselines import choose, get_baseline
 from ..pruning.cheaper import cheaper_table, cheapest, h_from, ticket
-from ..pruning.scores import scores_table
+from ..pruning.scores import h_score, scores_table
 from ..pruning.subsets import SubsetSpec, hscore_subset, subset_family
+from ..pruning.variants import most_moved
 
 
 def load_dynamics(cfg: PairConfig) -> TrainingDynamics:
     """The R scoring runs' dynamics, as phase 1 recorded them, in seed order."""
     folders = [paths.phase1_run_dir(cfg.results_dir, r) for r in range(cfg.runs)]
     return TrainingDynamics.load(folders, cfg.phase1.seeds)
+
+
+def load_variants(cfg: PairConfig) -> dict[str, TrainingDynamics]:
+    """Each variant's scoring runs' dynamics (``variants:``), by name, in the order of ``study.yaml``."""
+    out = {}
+    for variant in cfg.variants:
+        seeds = cfg.variant_config(variant).phase1.seeds
+        out[variant.name] = TrainingDynamics.load(
+            [paths.variant_run_dir(cfg.results_dir, variant.name, r) for r in range(len(seeds))], seeds)
+    return out
 
 
 def unit_dynamics(cfg: PairConfig, dynamics: TrainingDynamics) -> TrainingDynamics:
@@ -54,7 +66,7 @@ class Subsets:
         """The positions one phase-2 run trains on (``subset == "full"``: all of them)."""
         if method == "full":
             return np.arange(self.n_full)
-        per_seed = method not in ("hscore", "cheaper") and get_baseline(method).per_seed
+        per_seed = method not in ("hscore", "cheaper", "moved") and get_baseline(method).per_seed
         return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
 
     def size(self, spec: SubsetSpec) -> int:
@@ -78,10 +90,12 @@ class Selection:
     subsets: Subsets
 
 
-def compute(cfg: PairConfig, dynamics: TrainingDynamics) -> Selection:
+def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, TrainingDynamics] | None = None
+            ) -> Selection:
     """The scores table (one row per scoring unit), the H-score subsets, their size-matched
-    baselines and (``cheaper_ticket``) the ticket of the cheapest scoring that overlaps the winning
-    ticket enough, from the recorded ``dynamics``; nothing is written."""
+    baselines, (``cheaper_ticket``) the ticket of the cheapest scoring that overlaps the winning
+    ticket enough and (``moved_tickets``) the tickets of the variants that moved most, from the
+    recorded ``dynamics`` (and each variant's, ``variants``); nothing is written."""
     units = unit_dynamics(cfg, dynamics)
     scores = scores_table(units)
     h = scores["h"].to_numpy()
@@ -108,6 +122,21 @@ def compute(cfg: PairConfig, dynamics: TrainingDynamics) -> Selection:
         info["cheaper"] = {"runs": runs, "epochs": epochs, "min_overlap": cfg.cheaper_ticket,
                            **{k: float(best[k]) for k in ("cost % of full", "jaccard with full ticket",
                                                           "spearman with full H")}}
+    if cfg.moved_tickets:
+        units_of = {name: unit_dynamics(cfg, dyn) for name, dyn in (variants or {}).items()}
+        if sorted(units_of) != sorted(v.name for v in cfg.variants):
+            raise ValueError(f"{cfg.pair}: the dynamics of every variant are needed to choose the moved tickets")
+        for name, dyn in units_of.items():
+            if not np.array_equal(dyn.example_id, units.example_id):
+                raise ValueError(f"{cfg.pair}: variant {name} was scored on other training rows than the pair")
+        moved = most_moved(units.correct, {n: d.correct for n, d in units_of.items()}, cfg.moved_tickets)
+        runs = units_of[moved[0][0]].runs
+        indices[paths.subset_key("moved", "base")] = ticket(h_from(units.correct, runs, units.epochs), runs)
+        for k, (name, _) in enumerate(moved, start=1):
+            dyn = units_of[name]
+            indices[paths.subset_key("moved", f"top-{k}")] = ticket(h_score(dyn.correct), dyn.runs)
+        info["moved"] = {"runs": runs, "tickets": [{"subset": f"top-{k}", "variant": name, "jaccard": overlap}
+                                                   for k, (name, overlap) in enumerate(moved, start=1)]}
     return Selection(scores, Subsets(specs, indices, len(h), info))
 
 

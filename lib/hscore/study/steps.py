@@ -57,11 +57,12 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     model, unpadded = data.fresh_model(seed)
     train = data.train if len(rows) == len(data.train) else data.train.take(rows)
+    eval_pass = cfg.el2n_epoch if record and data.num_logits else None   # EL2N's pass over the training rows
     with Timer() as timer:
         dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
                         order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
                         record=record, num_logits=data.num_logits, desc=desc,
-                        bar_position=bar_position)
+                        bar_position=bar_position, eval_pass=eval_pass)
         evaluated = {name: data.kind.evaluate_examples(model, data.tokenizer, rows_, data.splits[name], device,
                                                        cfg.precision, data.head, data.task.metric,
                                                        **data.task.eval_options)
@@ -73,6 +74,7 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                    for field, values in arrays.items()}
     # The usual estimate: 6 FLOPs per non-embedding parameter and trained token, 2 per evaluated token.
     flops = 6 * params * train.tokens() * hp.epochs + 2 * params * sum(r.tokens() for r in data.evals.values())
+    flops += 2 * params * train.tokens() if eval_pass else 0
     return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded}
 
 
@@ -145,6 +147,10 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
     if step.method == "cheaper":  # the ticket of a cheaper scoring: its own runs and epochs
         cheaper = subsets.info["cheaper"]
         kept = f"H 1-{cheaper['runs'] - 1} of {cheaper['runs']} runs x {cheaper['epochs']} epochs"
+    if step.method == "moved":    # the ticket of a variant's scoring, or the pair's own at that run count
+        moved = subsets.info["moved"]
+        of = next((t["variant"] for t in moved["tickets"] if t["subset"] == step.subset), None)
+        kept = f"H 1-{moved['runs'] - 1} of {moved['runs']} runs" + (f", variant {of}" if of else "")
     atomic_write_json(step.folder / METRICS_FILE, {
         "method": step.method, "subset": step.subset, "kept": kept,
         "size": int(len(units)), "rows": int(len(rows)), "fraction": len(units) / len(data.units),
@@ -156,7 +162,8 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
 def _select(step: Step, identity: dict) -> dict:
     cfg = step.cfg
     with Timer() as timer:
-        files = selection.write(step.folder, selection.compute(cfg, selection.load_dynamics(cfg)))
+        files = selection.write(step.folder, selection.compute(cfg, selection.load_dynamics(cfg),
+                                                               selection.load_variants(cfg)))
     return finish_step(step.folder, identity, files, _details(cfg, timer.seconds))
 
 

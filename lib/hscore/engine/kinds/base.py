@@ -14,7 +14,9 @@ A kind owns two sets of answers. Its **rules**, asked by the plan, the tables, t
 - ``per_class``: whether its predictions are classes, so per-class error rates mean something;
 - ``example_text(split, i)``: one example, shown as one line;
 - ``exportable(head, score_unit)``: whether a subset's scoring units are whole examples, so it
-  can be written back as rows of the user's file.
+  can be written back as rows of the user's file;
+- ``scoring_rules(eval_options)``: the name of the evaluation rules it applies with these options
+  when they are not the ones it has always applied (None), so that runs scored before are stale.
 
 Its **engine** answers, asked by the training loop and the evaluation, which ask nothing else:
 
@@ -28,8 +30,8 @@ Its **engine** answers, asked by the training loop and the evaluation, which ask
 - ``evaluate_examples(model, tokenizer, rows, split, device, precision, head, metric)``: the
   task's metrics (percentages) on an evaluation split, and per evaluation example what they are
   computed from (kept with every run, for bootstrap intervals and per-class error rates);
-  ``evaluate`` returns the metrics alone; ``trivial(train, split, head, metric)``: the same
-  metrics for a model that ignores its input (majority class, null answer).
+  ``evaluate`` returns the metrics alone; ``trivial(train, split, head, metric, **options)``: the
+  same metrics for a model that ignores its input (majority class, null answer).
 
 A new kind is a subclass and one ``register`` call (``hscore.engine.kinds``). The engine methods
 import torch where they run (``hscore.engine.batches``), so asking a kind its rules costs no torch.
@@ -146,6 +148,11 @@ class TaskKind:
         """Whether a subset's scoring units are whole examples (rows of the user's data)."""
         return True
 
+    def scoring_rules(self, eval_options: dict) -> str | None:
+        """The evaluation rules applied with the task's ``eval_options``, named where they changed since
+        results were first recorded (a run's identity holds the name), None where they did not."""
+        return None
+
     # --- engine -----------------------------------------------------------------------------------
 
     def head(self, model_type: str) -> str:
@@ -180,5 +187,5 @@ class TaskKind:
         ``options``: the task's ``eval_options`` (kind-specific, e.g. ``null_answers`` for QA)."""
         raise NotImplementedError
 
-    def trivial(self, train, split, head: str, metric: str) -> dict[str, float]:
+    def trivial(self, train, split, head: str, metric: str, **options) -> dict[str, float]:
         raise NotImplementedError

@@ -17,8 +17,10 @@ hundreds of positions.
 Evaluation post-processes each question's windows (n-best 20, answers of at most 30 tokens, the
 null answer when its score beats the best span; never the null answer for a task without
 unanswerable questions, ``eval_options={"null_answers": False}``, as SQuAD v1.1's evaluation) and
-computes the ``squad_v2`` metric (F1 and exact
-match, in %, official answer normalisation; ``hscore.metrics``) against every reference answer.
+computes F1 and exact match (in %, official answer normalisation; ``hscore.metrics``) against every
+reference answer with the official script of the task's version: the ``squad_v2`` rules, or the
+v1.1 rules for a task without unanswerable questions (they differ where a prediction or a
+reference normalises to "").
 """
 
 from __future__ import annotations
@@ -80,6 +82,11 @@ class ExtractiveQA(TaskKind):
 
     def exportable(self, head, score_unit):
         return score_unit == "example"   # a window is part of an example
+
+    def scoring_rules(self, eval_options):
+        # v1.1 data (no unanswerable questions) is scored by the v1.1 script; runs scored before with
+        # the v2 rules are stale
+        return None if eval_options.get("null_answers", True) else "squad_v1.1"
 
     def head(self, model_type: str) -> str:
         return "question_answering"
@@ -154,17 +161,18 @@ class ExtractiveQA(TaskKind):
         answers = squad.postprocess(starts, ends, rows.extra["example_position"], rows.offsets, split["context"],
                                     n_best=N_BEST, max_answer_length=MAX_ANSWER_TOKENS,
                                     null_score_diff_threshold=0.0 if null_answers else math.inf)
-        return self.score(split, answers)
+        return self.score(split, answers, v1=not null_answers)
 
     @staticmethod
-    def score(split, answers: list[str]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        """F1 and exact match (%) of one answer per question of ``split``, and per question."""
+    def score(split, answers: list[str], v1: bool = False) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """F1 and exact match (%) of one answer per question of ``split``, and per question, under the
+        SQuAD v2 rules or (``v1``) the v1.1 rules."""
         ids = [str(i) for i in split.ids]
-        exact, f1 = metrics.per_question(dict(zip(ids, answers)),
-                                       {i: list(a["text"]) for i, a in zip(ids, split["answers"])})
+        per_question = metrics.per_question_v1 if v1 else metrics.per_question
+        exact, f1 = per_question(dict(zip(ids, answers)), {i: list(a["text"]) for i, a in zip(ids, split["answers"])})
         per = {"example_id": split.ids, "f1": 100.0 * np.array([f1[i] for i in ids], dtype=np.float64),
                "exact": 100.0 * np.array([exact[i] for i in ids], dtype=np.float64)}
         return {"f1": float(per["f1"].mean()), "exact": float(per["exact"].mean())}, per
 
-    def trivial(self, train, split, head, metric):
-        return self.score(split, [""] * len(split))[0]  # always the null answer
+    def trivial(self, train, split, head, metric, null_answers: bool = True):
+        return self.score(split, [""] * len(split), v1=not null_answers)[0]  # always the null answer

@@ -100,8 +100,10 @@ def test_a_kind_found_by_its_entry_point(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-kind\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[hscore.kinds]\ndemo_entry_kind = demo_kind:Demo\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(kinds.KINDS, "demo_entry_kind", raising=False)
-    kind = kinds.get_kind("demo_entry_kind")
-    assert kind.name == "demo_entry_kind" and kinds.KINDS["demo_entry_kind"] is kind
-    monkeypatch.delitem(kinds.KINDS, "demo_entry_kind")
+    kinds.KINDS.pop("demo_entry_kind", None)
+    try:
+        kind = kinds.get_kind("demo_entry_kind")
+        assert kind.name == "demo_entry_kind" and kinds.KINDS["demo_entry_kind"] is kind
+    finally:
+        kinds.KINDS.pop("demo_entry_kind", None)   # registered by the lookup: no other test sees it
     assert np.all([isinstance(kinds.get_kind(k), kinds.TaskKind) for k in ("classification", "extractive_qa")])

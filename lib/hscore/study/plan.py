@@ -49,10 +49,13 @@ def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
     """Everything a fine-tuning run's result depends on that the configuration alone decides."""
     hp = dataclasses.asdict(cfg.phase1 if phase == "phase1" else cfg.phase2)
     del hp["seeds"]
+    # The engine is named only when it is not the built-in loop, so the runs made before the setting existed
+    # keep their identity; switching engines makes a run stale either way.
+    engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
     return plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
                    "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
                    "data_seed": cfg.data_seed, "precision": cfg.precision, "padding_free": cfg.padding_free,
-                   **hp, "seed": seed, **extra})
+                   **engine, **hp, "seed": seed, **extra})
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,11 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     model, unpadded = data.fresh_model(seed)
     train = data.train if len(rows) == len(data.train) else data.train.take(rows)
+    train_fn = fine_tune
+    if cfg.engine == "trainer":  # the Hugging Face Trainer and accelerate: imported only for the runs that use them
+        from ..engine.trainer_route import fine_tune_trainer as train_fn
     with Timer() as timer:
-        dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
+        dyn = train_fn(model, data.kind, data.tokenizer, train, hp, seed=seed,
                         order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
                         record=record, num_logits=data.num_logits, desc=desc,
                         bar_position=bar_position)
@@ -73,7 +76,8 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                    for field, values in arrays.items()}
     # The usual estimate: 6 FLOPs per non-embedding parameter and trained token, 2 per evaluated token.
     flops = 6 * params * train.tokens() * hp.epochs + 2 * params * sum(r.tokens() for r in data.evals.values())
-    return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded}
+    engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
+    return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded, **engine}
 
 
 # --- steps --------------------------------------------------------------------------------------

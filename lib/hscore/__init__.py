@@ -13,7 +13,8 @@ them (each imports only those above it in this list, and the modules of this fol
 - ``report``    what a reader sees: notebook displays, plots, the book, ``hscore prune``'s files
 
 and the modules every layer uses: ``paths`` (every file location), ``files`` (atomic writes,
-checksums), ``dynamics`` (the training-dynamics file contract), ``metrics``, ``errors``.
+checksums), ``dynamics`` (the training-dynamics file contract), ``records`` (a step's ``step.json``),
+``metrics``, ``errors``.
 ``lint-imports`` (``pyproject.toml``) checks the layers.
 """
 

@@ -172,7 +172,8 @@ def fine_tune_trainer(model, kind: TaskKind, tokenizer, train: Features, hp: Pha
             report_to="none", save_strategy="no", logging_strategy="no", eval_strategy="no", disable_tqdm=True,
             dataloader_num_workers=0, dataloader_pin_memory=False, remove_unused_columns=False,
             average_tokens_across_devices=False)
-        args._n_gpu = 1   # one device, as the loop: the Trainer would spread a batch over every visible GPU
+        if args.n_gpu > 1:   # one device, as the loop: the Trainer would spread each batch over every visible GPU
+            args._n_gpu = 1   # (DataParallel); the worker pool gives each worker one GPU, a lone process sees all
         options = dict(model=model, args=args, train_dataset=_Rows(n), data_collator=_Collate(kind, train, tokenizer),
                        optimizers=(optimizer, scheduler), callbacks=[_Progress(watch, bar, micro, seed)],
                        kind=kind, order=order, watch=watch)

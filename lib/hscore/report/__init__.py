@@ -4,4 +4,5 @@
 - ``plots``    the book's figures
 - ``book``     papermill runs and the Jupyter Book build of a profile
 - ``prune``    ``hscore prune``: the plan of one pair, then the scores, subsets and report as files
+- ``trainer_run`` the page *Score your own Trainer run*, from ``benchmarks/trainer_engine.py``'s records
 """

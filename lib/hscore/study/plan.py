@@ -26,6 +26,7 @@ This module imports no torch; the executors (``hscore.study.executors``) run the
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import tempfile
 from dataclasses import dataclass
@@ -214,6 +215,9 @@ def check(cfg: PairConfig) -> None:
             why = "per-example scoring has none" if kind.records_logits else f"the {kind.name} kind keeps none"
             raise ConfigError(f"{where}: baseline {name!r} ranks by recorded logits, and {why}; remove it from this "
                               "pair's baselines in study.yaml")
+    if cfg.engine == "trainer" and importlib.util.find_spec("accelerate") is None:
+        raise ConfigError(f"{where}: engine = 'trainer' trains through the Hugging Face Trainer, which needs "
+                          "accelerate: pip install 'accelerate>=1.1' (or set engine: loop in study.yaml)")
     limit = max_positions(cfg.checkpoint)
     if limit is not None and cfg.max_length > limit:
         raise ConfigError(f"{where}: max_length = {cfg.max_length} is longer than the {limit} positions the model "

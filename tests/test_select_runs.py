@@ -7,7 +7,11 @@ study's own scoring runs of the tiny profile."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 
 import datasets
 import numpy as np
@@ -271,3 +275,38 @@ def test_same_ids_and_labels_with_other_tokens_is_a_note(runs, tmp_path):
     other = record(tmp_path / "short", short, 12)
     chosen = select([folders[0], other])
     assert len(chosen.notes) == 1 and "other training data fingerprints" in chosen.notes[0]
+
+
+def _code_blocks(language: str) -> list[str]:
+    """The fenced code blocks of the book page *Score your own Trainer run* (``notebooks/trainer.ipynb``)."""
+    nb = json.loads((paths.NOTEBOOKS / "trainer.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_the_pages_five_lines_work_as_written(tmp_path, monkeypatch):
+    """The page's code, run as it stands on a user's script: its recorder lines once per seed, its
+    ``hscore select`` line in a shell, its Python lines for the ticket as a Dataset."""
+    script, select_in_python = _code_blocks("python")
+    (command,) = _code_blocks("bash")
+    monkeypatch.chdir(tmp_path)
+    train = tf.classification_data(40)
+    seeds = [int(s) for s in re.search(r"for s in \(([\d, ]+)\)", select_in_python).group(1).split(",")]
+    for seed in seeds:   # the user's script, run once per seed, with the recorder lines in it
+        namespace = {"model": tf.tiny_model(seed=seed), "args": tf.args(tmp_path / f"t-{seed}", seed=seed),
+                     "train": train, "collator": PAD()}
+        exec(script, namespace)
+        assert (tmp_path / "runs" / f"run-{seed}" / "step.json").exists()
+    shell = command.split("#")[0].strip()
+    assert shell.startswith("hscore select ")
+    done = subprocess.run(f"{sys.executable} -m {shell}", shell=True, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(paths.REPO / "lib")})
+    assert done.returncode == 0, done.stderr
+    assert "6 runs x 2 epochs, 40 rows: H histogram" in done.stdout
+    assert (tmp_path / "runs" / "select" / "scores.parquet").exists()
+    namespace = {"train": train}
+    exec(select_in_python, namespace)
+    ticket = datasets.load_from_disk(str(tmp_path / "ticket"))
+    chosen = namespace["chosen"]
+    assert ticket["idx"] == [train["idx"][i] for i in chosen.positions()] and ticket.num_rows > 0
+    assert set(train.column_names) < set(ticket.column_names) and all(ticket["winning_ticket"])

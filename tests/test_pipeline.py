@@ -85,7 +85,8 @@ def _checksums(folder):
 @pytest.mark.slow
 def test_papermill_runs_every_notebook_of_the_smoke_profile(smoke_book):
     expected = {f"{m}--{t}--{n}.ipynb" for m, t in config.pairs("smoke") for n in ("scoring", "pruning")}
-    assert {p.name for p in smoke_book["executed"]} == expected | {f"{n}.ipynb" for n in book.PROFILE_NOTEBOOKS}
+    assert {p.name for p in smoke_book["executed"]} == (expected | {f"{n}.ipynb" for n in book.PROFILE_NOTEBOOKS}
+                                                         | {f"{n}.ipynb" for n in book.GUIDE_NOTEBOOKS})
     for path in smoke_book["executed"]:
         nb = json.loads(path.read_text())
         errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])

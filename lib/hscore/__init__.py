@@ -13,8 +13,22 @@ them (each imports only those above it in this list, and the modules of this fol
 - ``report``    what a reader sees: notebook displays, plots, the book, ``hscore prune``'s files
 
 and the modules every layer uses: ``paths`` (every file location), ``files`` (atomic writes,
-checksums), ``dynamics`` (the training-dynamics file contract), ``metrics``, ``errors``.
+checksums), ``dynamics`` (the training-dynamics file contract), ``records`` (a step's ``step.json``),
+``metrics``, ``errors``.
 ``lint-imports`` (``pyproject.toml``) checks the layers.
 """
 
+import importlib
+
 __version__ = "0.2.0"
+
+# The API for a user's own Hugging Face Trainer runs, named here for short imports (``hscore.select``,
+# ``hscore.RecordingTrainer``); loaded on first use, so ``import hscore`` stays free of torch and transformers.
+_LAZY = {"select": "hscore.study.select_runs", "RecordingTrainer": "hscore.engine.recorder",
+         "DynamicsRecorder": "hscore.engine.recorder", "record_dynamics": "hscore.engine.recorder"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hscore' has no attribute {name!r}")

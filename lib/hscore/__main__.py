@@ -11,6 +11,10 @@
 - ``prune``: your own data: ``--task NAME`` (declared in ``tasks:`` of study.yaml, or built in) or
   ``--file F --text COLUMN --label COLUMN``, with ``--model``: phase 1 (``--evaluate``: phase 2
   too), then the scores, every subset in the input's format and a report (``hscore.report.prune``).
+- ``select RUN_DIR...``: H-scores and subsets from runs recorded anywhere (a Hugging Face ``Trainer`` run
+  with ``hscore.engine.recorder``, the study's ``phase1/run-*``): the runs are checked to cover the same
+  examples with the same labels, then the scores, the subsets and their baselines go to ``--out``
+  (default: ``select/`` beside the runs; ``hscore.study.select_runs``). No study.yaml is read.
 - ``pairs``: list the profile's model-task pairs. ``clean``: delete one profile's results and
   executed notebooks (where ``HSCORE_RESULTS_DIR`` and ``HSCORE_BOOK_DIR`` point), or with
   ``--stale`` only its stale and corrupt steps; it says what it deletes and asks (``--yes``: don't).
@@ -31,7 +35,7 @@ from pathlib import Path
 from . import config, paths
 from .errors import ConfigError, HScoreError
 
-COMMANDS = ("plan", "run", "score", "reproduce", "execute", "book", "pairs", "clean", "prune")
+COMMANDS = ("plan", "run", "score", "reproduce", "execute", "book", "pairs", "clean", "prune", "select")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +67,18 @@ def _parser() -> argparse.ArgumentParser:
     own.add_argument("--drop-empty", action="store_true", help="drop rows with an empty text (and say how many)")
     own.add_argument("--evaluate", action="store_true", help="also phase 2: fine-tune on the subsets")
     own.add_argument("--train-cap", type=int, metavar="N", help="score a seeded sample of N training examples")
-    own.add_argument("--out", help="where the pruned files go (default: results/<profile>/<model>/<task>/pruned)")
+    own.add_argument("--out", help="where the pruned files go (default: results/<profile>/<model>/<task>/pruned); "
+                                   "select: where the scores and subsets go (default: select/ beside the runs)")
+    chosen = parser.add_argument_group("select: runs recorded anywhere (hscore select RUN_DIR... [--out DIR])")
+    chosen.add_argument("runs", nargs="*", metavar="RUN_DIR", help="select: the recorded runs, in order")
+    chosen.add_argument("--baselines", nargs="*", default=["random", "ambiguous"], metavar="NAME",
+                        help="select: size-matched baselines (default: %(default)s)")
+    chosen.add_argument("--phase2-seeds", nargs="+", type=int, default=[6666], metavar="SEED",
+                        help="select: the seeds random baselines are drawn with (default: %(default)s)")
+    chosen.add_argument("--cheaper-ticket", type=float, metavar="JACCARD",
+                        help="select: also the ticket of the cheapest scoring overlapping the winning ticket this much")
+    chosen.add_argument("--score-unit", choices=("feature", "example"), default="feature",
+                        help="select: H per recorded row (QA window, option row) or per example (default: %(default)s)")
     slurm = parser.add_argument_group("Slurm resources per job (override the cluster section of study.yaml)")
     slurm.add_argument("--partition")
     slurm.add_argument("--account")
@@ -147,6 +162,24 @@ def _prune(args) -> None:
     print(f"pruned: {out} (report.md, scores.parquet, winning_ticket and every subset)")
 
 
+def _select(args) -> None:
+    from .pruning.scores import h_histogram
+    from .study.select_runs import select
+
+    chosen = select(args.runs, baselines=args.baselines, phase2_seeds=args.phase2_seeds,
+                    cheaper_ticket=args.cheaper_ticket, score_unit=args.score_unit)
+    out = Path(args.out) if args.out else Path(args.runs[0]).resolve().parent / "select"
+    chosen.write(out)
+    for note in chosen.notes:
+        print(f"hscore: note: {note}")
+    hist = h_histogram(chosen.scores["h"].to_numpy(), chosen.dynamics.runs)
+    print(f"{chosen.dynamics.runs} runs x {chosen.dynamics.epochs} epochs, {len(chosen.scores)} "
+          f"{'examples' if args.score_unit == 'example' else 'rows'}: H histogram "
+          + ", ".join(f"H={h}: {n}" for h, n in hist.items()))
+    print(chosen.table().round(1).to_string(index=False))
+    print(f"selected: {out} (scores.parquet, subsets.npz, subsets.json; in Python: hscore.select(...).to_dataset)")
+
+
 def _show_scores(plan) -> None:
     from .pruning.scores import h_histogram
     from .study.results import PairResults
@@ -198,8 +231,14 @@ def _clean(args) -> None:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_intermixed_args(argv)
+    if args.runs and args.command != "select":
+        parser.error(f"unrecognized arguments: {' '.join(args.runs)} (RUN_DIR arguments are for `hscore select`)")
     try:
+        if args.command == "select":
+            _select(args)
+            return 0
         if args.command == "prune":
             _prune(args)
             return 0

@@ -45,6 +45,7 @@ from .pruning.subsets import SubsetSpec, subset_family
 
 PRECISIONS = ("fp16", "bf16", "fp32")
 SCORE_UNITS = ("feature", "example")
+ENGINES = ("loop", "trainer")   # who fine-tunes: hscore.engine.train's loop, or the Hugging Face Trainer
 
 class SettingError(ConfigError):
     """One setting holds an invalid value (``field`` names it inside its dataclass)."""
@@ -157,8 +158,12 @@ class PairConfig:
                                              # phase 2 trains ``model`` on its subsets (transfer)
     scoring_checkpoint: StrictStr | None = None  # resolved from scoring_model when the study is read
     variant: StrictStr | None = None  # set on a variant's own configuration (its scoring runs), None otherwise
+    engine: StrictStr = "loop"    # "loop": the built-in loop (hscore.engine.train); "trainer": the Hugging Face
+                                  # Trainer with hscore's recorder (hscore.engine.trainer_route), same order,
+                                  # seeds, optimiser, schedule and clipping; evaluation is the kind's either way
 
     def __post_init__(self):
+        _check(self.engine in ENGINES, "engine", self.engine, f"must be one of {list(ENGINES)}")
         _check(self.precision in PRECISIONS, "precision", self.precision, f"must be one of {list(PRECISIONS)}")
         unknown = sorted(set(self.baselines) - set(BASELINES))
         _check(not unknown, "baselines", unknown, f"unknown baselines; known: {list(BASELINES)}")

@@ -44,6 +44,8 @@ METRICS_FILE = "metrics.json"  # a phase-2 run's evaluation scores
 PREDICTIONS_FILE = "predictions.npz"  # a run's per-example evaluation ("split|field" -> array; hscore.study.results)
 STUDY_FILE = REPO / "study.yaml"
 NOTEBOOKS = REPO / "notebooks"
+BENCHMARKS = REPO / "benchmarks"
+TRAINER_BENCHMARKS = BENCHMARKS / "trainer"   # benchmarks/trainer_engine.py's records, which the book shows
 
 
 def study_file() -> Path:

@@ -6,4 +6,5 @@
 - ``transfer``     the chapter on a small model's ticket trained on a larger model
 - ``book``     papermill runs and the Jupyter Book build of a profile
 - ``prune``    ``hscore prune``: the plan of one pair, then the scores, subsets and report as files
+- ``trainer_run`` the page *Score your own Trainer run*, from ``benchmarks/trainer_engine.py``'s records
 """

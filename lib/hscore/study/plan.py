@@ -27,6 +27,7 @@ This module imports no torch; the executors (``hscore.study.executors``) run the
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import tempfile
 from dataclasses import dataclass
@@ -56,10 +57,13 @@ def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
     rules = get_kind(task.kind).scoring_rules(task.eval_options)
     if rules is not None:                                    # likewise: only where a kind's rules changed
         extra = {"scoring_rules": rules, **extra}
+    # The engine is named only when it is not the built-in loop, so the runs made before the setting existed
+    # keep their identity; switching engines makes a run stale either way.
+    engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
     return plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
                    "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
                    "data_seed": cfg.data_seed, "precision": cfg.precision, "padding_free": cfg.padding_free,
-                   **hp, "seed": seed, **extra})
+                   **engine, **hp, "seed": seed, **extra})
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,9 @@ def check(cfg: PairConfig) -> None:
                 and vcfg.max_length > max_positions(vcfg.checkpoint):
             raise ConfigError(f"{where}: variant {variant.name!r}: max_length = {vcfg.max_length} is longer than "
                               f"the {max_positions(vcfg.checkpoint)} positions of {vcfg.checkpoint}")
+    if cfg.engine == "trainer" and importlib.util.find_spec("accelerate") is None:
+        raise ConfigError(f"{where}: engine = 'trainer' trains through the Hugging Face Trainer, which needs "
+                          "accelerate: pip install 'accelerate>=1.1' (or set engine: loop in study.yaml)")
     limit = max_positions(cfg.checkpoint)
     if limit is not None and cfg.max_length > limit:
         raise ConfigError(f"{where}: max_length = {cfg.max_length} is longer than the {limit} positions the model "

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..config import PairConfig
+from ..config import SCORE_UNITS, PairConfig
 from ..dynamics import TrainingDynamics
-from ..errors import EmptySubsetError
+from ..errors import ConfigError, EmptySubsetError
 from ..files import atomic_save_npz, atomic_write_json, atomic_write_parquet
 from ..pruning.baselines import choose, get_baseline
 from ..pruning.cheaper import cheaper_table, cheapest, h_from, ticket
@@ -50,7 +50,14 @@ def load_variants(cfg: PairConfig) -> dict[str, TrainingDynamics]:
 def unit_dynamics(cfg: PairConfig, dynamics: TrainingDynamics) -> TrainingDynamics:
     """The dynamics (as recorded, per row) per scoring unit: rows, or whole examples with
     ``score_unit: example``."""
-    return dynamics.by_example() if cfg.score_unit == "example" else dynamics
+    return by_unit(dynamics, cfg.score_unit)
+
+
+def by_unit(dynamics: TrainingDynamics, score_unit: str) -> TrainingDynamics:
+    """``dynamics`` per scoring unit: ``"feature"`` (rows, as recorded) or ``"example"``."""
+    if score_unit not in SCORE_UNITS:
+        raise ConfigError(f"score_unit = {score_unit!r}: must be one of {list(SCORE_UNITS)}")
+    return dynamics.by_example() if score_unit == "example" else dynamics
 
 
 @dataclass(frozen=True)
@@ -95,34 +102,12 @@ def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, Tra
     """The scores table (one row per scoring unit), the H-score subsets, their size-matched
     baselines, (``cheaper_ticket``) the ticket of the cheapest scoring that overlaps the winning
     ticket enough and (``moved_tickets``) the tickets of the variants that moved most, from the
-    recorded ``dynamics`` (and each variant's, ``variants``); nothing is written."""
-    units = unit_dynamics(cfg, dynamics)
-    scores = scores_table(units)
-    h = scores["h"].to_numpy()
-    specs = subset_family(cfg.runs)
-    indices = {}
-    for spec in specs:
-        chosen = hscore_subset(h, spec)
-        if len(chosen) == 0 and spec.is_winning_ticket:
-            raise EmptySubsetError(
-                f"{cfg.pair}: the winning ticket is empty: every training example has H = 0 or "
-                f"H = {cfg.runs}. The scoring runs learned everything at once or nothing at all; use more "
-                "training examples (train_cap), more epochs, or another learning rate in study.yaml.")
-        indices[paths.subset_key("hscore", spec.name)] = chosen
-        for name in cfg.baselines:
-            seeds = cfg.phase2.seeds if get_baseline(name).per_seed else (None,)
-            for seed in seeds:
-                indices[paths.subset_key(name, spec.name, seed)] = choose(name, scores, len(chosen), seed or 0)
-    info = {}
-    if cfg.cheaper_ticket is not None:
-        correct = units.correct
-        best = cheapest(cheaper_table(correct), cfg.cheaper_ticket)
-        runs, epochs = int(best["runs"]), int(best["epochs"])
-        indices[paths.subset_key("cheaper", specs[0].name)] = ticket(h_from(correct, runs, epochs), runs)
-        info["cheaper"] = {"runs": runs, "epochs": epochs, "min_overlap": cfg.cheaper_ticket,
-                           **{k: float(best[k]) for k in ("cost % of full", "jaccard with full ticket",
-                                                          "spearman with full H")}}
+    recorded ``dynamics`` of the pair ``cfg`` (and each variant's, ``variants``); nothing is written."""
+    chosen = select(dynamics, baselines=cfg.baselines, phase2_seeds=cfg.phase2.seeds,
+                    cheaper_ticket=cfg.cheaper_ticket, score_unit=cfg.score_unit, name=cfg.pair)
     if cfg.moved_tickets:
+        indices, info = chosen.subsets.indices, chosen.subsets.info
+        units = unit_dynamics(cfg, dynamics)
         units_of = {name: unit_dynamics(cfg, dyn) for name, dyn in (variants or {}).items()}
         if sorted(units_of) != sorted(v.name for v in cfg.variants):
             raise ValueError(f"{cfg.pair}: the dynamics of every variant are needed to choose the moved tickets")
@@ -137,6 +122,41 @@ def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, Tra
             indices[paths.subset_key("moved", f"top-{k}")] = ticket(h_score(dyn.correct), dyn.runs)
         info["moved"] = {"runs": runs, "tickets": [{"subset": f"top-{k}", "variant": name, "jaccard": overlap}
                                                    for k, (name, overlap) in enumerate(moved, start=1)]}
+    return chosen
+
+
+def select(dynamics: TrainingDynamics, *, baselines=("random", "ambiguous"), phase2_seeds=(6666,),
+           cheaper_ticket: float | None = None, score_unit: str = "feature", name: str = "the runs") -> Selection:
+    """``compute`` with its settings given one by one (no study.yaml): R = the runs in ``dynamics``;
+    ``baselines`` (``hscore.pruning.baselines``), each drawn per seed of ``phase2_seeds`` where it is
+    random; ``cheaper_ticket``: the least Jaccard overlap of a cheaper scoring's ticket (None: none);
+    ``score_unit``: ``"feature"`` (rows) or ``"example"``; ``name`` says whose runs in messages."""
+    units = by_unit(dynamics, score_unit)
+    scores = scores_table(units)
+    h = scores["h"].to_numpy()
+    specs = subset_family(dynamics.runs)
+    indices = {}
+    for spec in specs:
+        chosen = hscore_subset(h, spec)
+        if len(chosen) == 0 and spec.is_winning_ticket:
+            raise EmptySubsetError(
+                f"{name}: the winning ticket is empty: every training example has H = 0 or "
+                f"H = {dynamics.runs}. The scoring runs learned everything at once or nothing at all; use more "
+                "training examples (train_cap), more epochs, or another learning rate in study.yaml.")
+        indices[paths.subset_key("hscore", spec.name)] = chosen
+        for baseline in baselines:
+            seeds = phase2_seeds if get_baseline(baseline).per_seed else (None,)
+            for seed in seeds:
+                indices[paths.subset_key(baseline, spec.name, seed)] = choose(baseline, scores, len(chosen), seed or 0)
+    info = {}
+    if cheaper_ticket is not None:
+        correct = units.correct
+        best = cheapest(cheaper_table(correct), cheaper_ticket)
+        runs, epochs = int(best["runs"]), int(best["epochs"])
+        indices[paths.subset_key("cheaper", specs[0].name)] = ticket(h_from(correct, runs, epochs), runs)
+        info["cheaper"] = {"runs": runs, "epochs": epochs, "min_overlap": cheaper_ticket,
+                           **{k: float(best[k]) for k in ("cost % of full", "jaccard with full ticket",
+                                                          "spearman with full H")}}
     return Selection(scores, Subsets(specs, indices, len(h), info))
 
 

@@ -58,8 +58,11 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     model, unpadded = data.fresh_model(seed)
     train = data.train if len(rows) == len(data.train) else data.train.take(rows)
     eval_pass = cfg.el2n_epoch if record and data.num_logits else None   # EL2N's pass over the training rows
+    train_fn = fine_tune
+    if cfg.engine == "trainer":  # the Hugging Face Trainer and accelerate: imported only for the runs that use them
+        from ..engine.trainer_route import fine_tune_trainer as train_fn
     with Timer() as timer:
-        dyn = fine_tune(model, data.kind, data.tokenizer, train, hp, seed=seed,
+        dyn = train_fn(model, data.kind, data.tokenizer, train, hp, seed=seed,
                         order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
                         record=record, num_logits=data.num_logits, desc=desc,
                         bar_position=bar_position, eval_pass=eval_pass)
@@ -75,7 +78,8 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     # The usual estimate: 6 FLOPs per non-embedding parameter and trained token, 2 per evaluated token.
     flops = 6 * params * train.tokens() * hp.epochs + 2 * params * sum(r.tokens() for r in data.evals.values())
     flops += 2 * params * train.tokens() if eval_pass else 0
-    return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded}
+    engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
+    return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded, **engine}
 
 
 # --- steps --------------------------------------------------------------------------------------

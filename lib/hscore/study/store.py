@@ -1,11 +1,8 @@
-"""The results store: a step's record and its lock.
+"""The results store: a step's lock, and its record (``step.json``, written by ``hscore.records``).
 
-A step (one scoring run, a selection, one phase-2 run, a pair's tables) is finished when its
-``step.json`` exists; that file is written last (atomically, ``hscore.files``) and holds the hash
-of the step's identity (everything its result depends on, ``hscore.study.run``), the identity
-itself, the size and SHA-256 of each file the step wrote, and the details of the run (seed,
-versions, device, wall time, who ran it). An interrupted step leaves no ``step.json`` and is simply
-redone.
+A step is finished when its ``step.json`` exists (``hscore.records``: written last, with the hash
+of the step's identity, ``hscore.study.run``, and the size and SHA-256 of each file it wrote). An
+interrupted step leaves no ``step.json`` and is simply redone.
 
 ``step_lock`` makes a step run once even when several processes (``--jobs``, two invocations,
 Slurm jobs) reach it: the process holding a step's lock runs it, the others wait and then find it
@@ -14,44 +11,15 @@ finished. The lock is an OS file lock, released when its process ends, killed or
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from .. import paths
 from ..errors import ResultsFolderError
-from ..files import atomic_write_json, file_sha256, identity_hash
+from ..records import STEP_FILE, file_entry, finish_step, read_record
 
-STEP_FILE = paths.STEP_FILE
-
-
-def read_record(folder: Path) -> dict | None:
-    """A step's record as written, without checks (None if it has not finished or is unreadable)."""
-    try:
-        record = json.loads((Path(folder) / STEP_FILE).read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def file_entry(path: Path) -> dict:
-    """What a record keeps of a file it owns: size (cheap to check) and SHA-256."""
-    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-
-
-def finish_step(folder: Path, identity: dict, files: list[str], details: dict) -> dict:
-    """Mark a step finished: write its record, with the size and checksum of ``files`` (names
-    inside ``folder``), last."""
-    folder = Path(folder)
-    record = {
-        "identity_hash": identity_hash(identity),
-        "identity": identity,
-        "files": {name: file_entry(folder / name) for name in files},
-        **details,
-    }
-    atomic_write_json(folder / STEP_FILE, record)
-    return record
+__all__ = ["STEP_FILE", "file_entry", "finish_step", "held", "read_record", "step_lock"]
 
 
 def step_lock(folder: Path) -> FileLock:

@@ -15,7 +15,8 @@ ifdef ALLOW_CPU
 export HSCORE_ALLOW_CPU := $(ALLOW_CPU)
 endif
 
-.PHONY: help venv reproduce plan run score prune execute book lint test test-fast lab benchmark pairs clean-results clean-book clean distclean
+.PHONY: help venv reproduce plan run score prune execute book findings lint test test-fast lab benchmark gpu-check \
+	gpu-wheels pairs clean-results clean-book clean distclean
 
 help:
 	@sed -n '2,4p' Makefile; echo; grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -53,6 +54,9 @@ execute: venv  ## only the papermill runs of PROFILE
 book: venv  ## rebuild the book from the executed notebooks of PROFILE
 	$(BIN)/python -m hscore book --profile $(PROFILE)
 
+findings: venv  ## the answer of PROFILE from its results; re-makes benchmarks/findings/PROFILE.md and .png (README)
+	$(BIN)/python -m hscore findings --profile $(PROFILE) --out benchmarks/findings
+
 pairs: venv  ## list the model-task pairs of PROFILE
 	$(BIN)/python -m hscore pairs --profile $(PROFILE)
 
@@ -71,6 +75,17 @@ lab: venv  ## edit the notebooks in JupyterLab
 
 benchmark: venv  ## measure fine-tuning throughput on this machine (CPU or GPU)
 	$(BIN)/python benchmarks/throughput.py
+
+# On a GPU node: no .venv (the pinned CPU torch would replace the node's CUDA one); the node's python3,
+# the repository's lib/ and whatever the wheel folder adds. ARGS=--dry-run checks what it needs, anywhere.
+GPU_PYTHON ?= python3
+WHEELS ?= wheels
+
+gpu-check:  ## on a CUDA machine, offline: CUDA tests, the engine vs the Trainer, gpu-kinds (ARGS=--dry-run)
+	PYTHONPATH=$(abspath lib)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) -m hscore.gpu_check --wheels $(WHEELS) $(ARGS)
+
+gpu-wheels: venv  ## gather into WHEELS what gpu-check installs on a GPU node without the index (Python 3.12)
+	$(BIN)/python -m hscore.gpu_check --gather-wheels --wheels $(WHEELS)
 
 clean-results: venv  ## delete the results and executed notebooks of PROFILE (where HSCORE_RESULTS_DIR points); asks first
 	$(BIN)/python -m hscore clean --profile $(PROFILE) $(ARGS)

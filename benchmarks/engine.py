@@ -37,9 +37,12 @@ from hscore.engine.prepared import prepare
 from hscore.engine.train import fine_tune, training_order
 
 
-def _prepare(profile: str, pair: str | None, examples: int):
+def _prepare(profile: str, pair: str | None, examples: int, precision: str | None = None,
+             batch_size: int | None = None):
     model_id, task = config.parse_pair(pair) if pair else config.pairs(profile)[0]
     cfg = replace(config.pair_config(profile, model_id, task), train_cap=examples, require_gpu=False)
+    cfg = replace(cfg, precision=precision or cfg.precision,
+                  phase1=replace(cfg.phase1, batch_size=batch_size or cfg.phase1.batch_size))
     return cfg, prepare(cfg)
 
 
@@ -84,7 +87,8 @@ def _trainer(cfg, data, seed: int) -> float:
                                  lr_scheduler_type="linear", warmup_steps=0, seed=seed, report_to=[],
                                  save_strategy="no", logging_strategy="no", disable_tqdm=True,
                                  dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
-                                 fp16=torch.cuda.is_available() and cfg.precision == "fp16")
+                                 fp16=torch.cuda.is_available() and cfg.precision == "fp16",
+                                 bf16=torch.cuda.is_available() and cfg.precision == "bf16")
         trainer = Recording(model=model, args=args, train_dataset=dataset,
                             data_collator=DataCollatorWithPadding(data.tokenizer))
         start = time.perf_counter()
@@ -131,10 +135,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--examples", type=int, default=480)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None, help="contenders to run (default: all)")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default=None,
+                        help="on a GPU (default: the profile's; the CPU always trains in fp32)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the profile's phase-1 batch size")
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("results.jsonl"),
                         help="the JSON-lines file the record is appended to")
     args = parser.parse_args(argv)
-    cfg, data = _prepare(args.profile, args.pair, args.examples)
+    cfg, data = _prepare(args.profile, args.pair, args.examples, args.precision, args.batch_size)
     contenders = {"trainer": lambda s: _trainer(cfg, data, s), "ours": lambda s: _ours(cfg, data, s),
                   "ours-padded": lambda s: _ours(cfg, data, s, unpadded=False),
                   "ours-1thread": lambda s: _ours_1thread(cfg, data, s),
@@ -154,6 +161,7 @@ def main(argv=None) -> dict:
               "examples": len(data.train), "batch_size": cfg.phase1.batch_size, "max_length": cfg.max_length,
               "lr": cfg.phase1.lr, "padding_free": cfg.padding_free, "rounds": args.rounds,
               "device": describe_device(pick_device()),
+              "precision": cfg.precision if torch.cuda.is_available() else "fp32",
               "examples_per_second": {k: round(v, 2) for k, v in rates.items()},
               "seconds": seconds, "versions": versions()}
     with open(args.results, "a") as f:

@@ -57,13 +57,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--pair", default=None, help="MODEL/TASK (default: the profile's first pair)")
     parser.add_argument("--examples", type=int, default=320, help="training examples timed (one epoch)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the profile's phase-1 batch size")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default=None,
+                        help="on a GPU (default: the profile's; the CPU always trains in fp32)")
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("results.jsonl"),
                         help="the JSON-lines file the record is appended to")
     args = parser.parse_args(argv)
 
     model_id, task = args.pair.split("/") if args.pair else config.pairs(args.profile)[0]
     cfg = config.pair_config(args.profile, model_id, task)
-    cfg = replace(cfg, train_cap=args.examples, require_gpu=False)
+    cfg = replace(cfg, train_cap=args.examples, require_gpu=False, precision=args.precision or cfg.precision)
     batch_size = args.batch_size or cfg.phase1.batch_size
     data = prepare(cfg)
     device = pick_device()

@@ -15,6 +15,11 @@
   with ``hscore.engine.recorder``, the study's ``phase1/run-*``): the runs are checked to cover the same
   examples with the same labels, then the scores, the subsets and their baselines go to ``--out``
   (default: ``select/`` beside the runs; ``hscore.study.select_runs``). No study.yaml is read.
+- ``check --gpu``: the GPU check (``hscore.gpu_check``; ``make gpu-check``): the CUDA tests, the engine's
+  speed against the Trainer, the ``gpu-kinds`` profile, a record and a page under ``benchmarks/gpu/``;
+  ``--dry-run`` says what it would run and checks its packages on any machine.
+- ``findings``: the profile's answer from its results (verdict, claims table) in the terminal; with
+  ``--out DIR`` also ``DIR/<profile>.md`` and ``.png``, what the README shows (``make findings``).
 - ``pairs``: list the profile's model-task pairs. ``clean``: delete one profile's results and
   executed notebooks (where ``HSCORE_RESULTS_DIR`` and ``HSCORE_BOOK_DIR`` point), or with
   ``--stale`` only its stale and corrupt steps; it says what it deletes and asks (``--yes``: don't).
@@ -32,10 +37,11 @@ import signal
 import sys
 from pathlib import Path
 
-from . import config, paths
+from . import config, gpu_check, paths
 from .errors import ConfigError, HScoreError
 
-COMMANDS = ("plan", "run", "score", "reproduce", "execute", "book", "pairs", "clean", "prune", "select")
+COMMANDS = ("plan", "run", "score", "reproduce", "execute", "book", "pairs", "clean", "prune", "select", "check",
+            "findings")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="select: also the ticket of the cheapest scoring overlapping the winning ticket this much")
     chosen.add_argument("--score-unit", choices=("feature", "example"), default="feature",
                         help="select: H per recorded row (QA window, option row) or per example (default: %(default)s)")
+    gpu = parser.add_argument_group("check: the GPU check (hscore.gpu_check)")
+    gpu.add_argument("--gpu", action="store_true", help="check: the CUDA path, the engine's speed, gpu-kinds")
+    gpu.add_argument("--dry-run", action="store_true", help="check: print the parts and check the packages only")
+    gpu.add_argument("--wheels", help="check: the folder of wheels for missing packages (default: wheels/)")
     slurm = parser.add_argument_group("Slurm resources per job (override the cluster section of study.yaml)")
     slurm.add_argument("--partition")
     slurm.add_argument("--account")
@@ -180,6 +190,22 @@ def _select(args) -> None:
     print(f"selected: {out} (scores.parquet, subsets.npz, subsets.json; in Python: hscore.select(...).to_dataset)")
 
 
+def _findings(args) -> None:
+    from .analysis.findings import claims, finding_lines, overall, profile_findings
+
+    found = profile_findings(args.profile)
+    print(f"{args.profile}: {overall(found)}")
+    for line in finding_lines(found):
+        print("  " + line.replace("**", ""))
+    if found:
+        print(claims(found).to_string(index=False))
+    if args.out:
+        from .report.display import write_front_page_findings
+
+        for path in write_front_page_findings(args.profile, Path(args.out).resolve()):
+            print(f"wrote {path}")
+
+
 def _show_scores(plan) -> None:
     from .pruning.scores import h_histogram
     from .study.results import PairResults
@@ -235,6 +261,11 @@ def main(argv=None) -> int:
     args = parser.parse_intermixed_args(argv)
     if args.runs and args.command != "select":
         parser.error(f"unrecognized arguments: {' '.join(args.runs)} (RUN_DIR arguments are for `hscore select`)")
+    if args.command == "check":
+        if not args.gpu:
+            parser.error("check needs --gpu (the GPU check is the one check there is)")
+        return gpu_check.main([*(["--dry-run"] if args.dry_run else []), *(["--wheels", args.wheels] if args.wheels
+                                                                            else [])])
     try:
         if args.command == "select":
             _select(args)
@@ -255,6 +286,8 @@ def main(argv=None) -> int:
                 print(f"{cfg.model}/{cfg.task}")
         elif args.command == "plan":
             _show_plan(plan)
+        elif args.command == "findings":
+            _findings(args)
         elif args.command == "score":
             args.stage = ["score"]
             _run(plan, args)

@@ -34,7 +34,8 @@ def describe_device(device: torch.device) -> str:
 
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({platform.processor() or platform.machine()}, {threads} thread{'' if threads == 1 else 's'})"
 
 
 PACKAGES = ("hscore", "torch", "transformers", "datasets", "numpy", "pandas", "tokenizers")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import FIXTURE_DATA
 from hscore import config, paths
@@ -61,6 +64,7 @@ def smoke_book(tmp_path_factory):
     for f in paths.book_dir().iterdir():
         if f.is_file() and f.name != "_toc.yml":
             shutil.copy(f, book_dir / f.name)
+    shutil.copytree(paths.book_dir() / "_static", book_dir / "_static", ignore=shutil.ignore_patterns("mathjax"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HSCORE_RESULTS_DIR", str(root / "results"))
         mp.setenv("HSCORE_BOOK_DIR", str(book_dir))
@@ -95,8 +99,15 @@ def test_papermill_runs_every_notebook_of_the_smoke_profile(smoke_book):
         # papermill injected the pair's or the profile's parameters; a guide page runs on its own defaults
         injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
         assert len(injected) == (0 if path.stem in book.GUIDE_NOTEBOOKS else 1), path.name
-        images = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-        assert images or path.stem == "fairness", f"{path.name} shows no figure"
+        figures = [html for c in nb["cells"] for o in c.get("outputs", [])
+                   for html in ["".join(o.get("data", {}).get("text/html", ""))] if "<figure" in html]
+        assert figures or path.stem == "fairness", f"{path.name} shows no figure"
+        assert not [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})], \
+            f"{path.name} shows a figure without a caption"
+        for figure in figures:   # a caption that says what to see, and alt text that is not a file name
+            caption = re.search(r"<figcaption>(.+?)</figcaption>", figure, re.S)
+            alt = re.search(r'alt="([^"]+)"', figure)
+            assert caption and len(caption.group(1)) > 60 and alt and not alt.group(1).endswith(".png"), path.name
 
 
 @pytest.mark.slow
@@ -147,10 +158,10 @@ def test_book_renders_the_summary_table_and_figures_offline(smoke_book):
     for model, task in config.pairs("smoke"):
         for name in ("scoring", "pruning"):
             page = (html_dir / "executed" / "smoke" / f"{model}--{task}--{name}.html").read_text()
-            images = re.findall(r'<img[^>]+src="([^"]+\.png)"', page)
-            assert images, f"{name} page of {model}/{task} has no figure"
-            for src in images:
-                assert (page_path := (html_dir / "executed" / "smoke" / src).resolve()).exists(), page_path
+            figures = re.findall(r"<figure[^>]*>(.*?)</figure>", page, re.S)
+            assert figures, f"{name} page of {model}/{task} has no figure"
+            for figure in figures:
+                assert 'src="data:image/png;base64,' in figure and "<figcaption>" in figure
             assert "Traceback" not in page
     # Nothing has to come from the network to read the book: scripts, styles and MathJax are local.
     for page in html_dir.rglob("*.html"):
@@ -159,6 +170,73 @@ def test_book_renders_the_summary_table_and_figures_offline(smoke_book):
         assert not remote, f"{page.name} loads {remote}"
     method = (html_dir / "method.html").read_text()
     assert "_static/mathjax/tex-svg.js" in method and (html_dir / "_static" / "mathjax" / "tex-svg.js").exists()
+
+
+@pytest.mark.slow
+def test_the_book_opens_with_the_answer_and_every_page_has_its_own_title(smoke_book):
+    html_dir = smoke_book["index"].parent
+    landing = (html_dir / "intro.html").read_text()
+    # the findings, the limits and the claims table come first, computed from the results
+    assert landing.index("Findings of the smoke profile") < landing.index("What is in this book")
+    assert "Limits at this scale" in landing and "Claims: the paper against this reproduction" in landing
+    assert "minilm / rotten_tomatoes" in landing and "x smaller" in landing and "95% CI" not in landing[:200]
+    # no profile chapter is described that the book does not hold
+    assert "offline-kinds" not in landing
+    titles, toc = [], yaml.safe_load((smoke_book["book"] / "_toc.yml").read_text())
+    for part in toc["parts"][1:]:
+        for chapter in part["chapters"]:
+            for entry in [chapter, *chapter.get("sections", [])]:
+                page = (html_dir / f"{entry['file']}.html").read_text()
+                h1 = re.search(r"<h1>(.*?)<a", page, re.S).group(1).strip()
+                assert h1 == html.escape(entry["title"]), (h1, entry["title"])
+                assert "computes its results in minutes" not in page   # the notebook's own parameters cell
+                titles.append(entry["title"])
+    assert len(titles) == len(set(titles))
+    captions = [part["caption"] for part in toc["parts"]]
+    assert captions.index("Results (profile smoke)") < captions.index("Model-task pairs (profile smoke)")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Measures, in the loaded page, every table of the article against the article's own width.
+MEASURE = """<script>(function () {
+  const article = document.querySelector("article") || document.querySelector("main");
+  const limit = article.getBoundingClientRect().width;
+  const wide = [...article.querySelectorAll("table")].filter(t => t.getBoundingClientRect().width > limit + 1)
+    .map(t => [Math.round(t.getBoundingClientRect().width), (t.innerText || "").slice(0, 60)]);
+  document.documentElement.setAttribute("data-measured", JSON.stringify({limit: Math.round(limit), wide: wide}));
+})();</script>"""
+
+
+def _measure(page, width: int, tmp_path) -> dict:
+    """Open ``page`` in headless Chromium at ``width`` px and return what MEASURE found."""
+    copy = page.with_name(f"_measured_{page.name}")
+    copy.write_text(page.read_text().replace("</body>", MEASURE + "</body>"))
+    try:
+        done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                               f"--user-data-dir={tmp_path / 'chromium'}", f"--window-size={width},900",
+                               "--virtual-time-budget=3000", "--dump-dom", copy.as_uri()],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        copy.unlink()
+    found = re.search(r'data-measured="([^"]*)"', done.stdout)
+    assert found, f"{page.name}: Chromium measured nothing ({done.stderr.strip()[-300:]})"
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                    reason="needs Chromium (Debian's package chromium; .ci/run installs it)")
+def test_no_table_is_wider_than_the_article_in_a_real_browser(smoke_book, tmp_path):
+    """Every page of the built book in headless Chromium at a laptop's 1024 px: no table overflows the
+    article column (the reader would have to scroll sideways to see the ticket's columns)."""
+    assert CHROMIUM, "Chromium is not installed: .ci/run installs Debian's chromium"
+    html_dir = smoke_book["index"].parent
+    pages = sorted(p for p in html_dir.rglob("*.html") if "_static" not in p.parts and p.name not in
+                   ("search.html", "genindex.html"))
+    measured = {p.relative_to(html_dir).as_posix(): _measure(p, 1024, tmp_path) for p in pages}
+    assert all(m["limit"] > 300 for m in measured.values()), measured
+    assert sum(bool(m["wide"]) for m in measured.values()) == 0, {k: m for k, m in measured.items() if m["wide"]}
 
 
 @pytest.mark.slow

@@ -111,5 +111,6 @@ def test_the_notebook_executes_on_the_committed_records(tmp_path):
     nb = json.loads(executed.read_text())
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o["output_type"] == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert any("<figcaption>H histogram of the same scoring" in "".join(o.get("data", {}).get("text/html", ""))
+               for o in outputs)
     assert any("Agreement" in "".join(o.get("data", {}).get("text/markdown", "")) for o in outputs)

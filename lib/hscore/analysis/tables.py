@@ -195,16 +195,21 @@ def profile_summary(profile: str, pairs: list[PairResults] | None = None) -> pd.
 
 
 def display_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """The summary table as the book shows it: one decimal, spreads folded in as mean ± sd."""
-    out = table[["model", "task", "split", "metric", "train examples", "ticket size", "ticket % of full"]].copy()
-    out["ticket % of full"] = out["ticket % of full"].round(1)
+    """The summary table as the book shows it, narrow enough for a page: the pair, its split and metric,
+    the ticket's size, one decimal with the spread folded in (mean ± sd where several runs are behind
+    it), and the paper's reported numbers only where some pair is the paper's (blank where not)."""
+    out = pd.DataFrame({"pair": table["model"] + " / " + table["task"], "split": table["split"],
+                        "metric": table["metric"],
+                        "ticket": [f"{int(t)} of {int(n)} ({p:.0f}%)" if pd.notna(t) else ""
+                                   for t, n, p in zip(table["ticket size"], table["train examples"],
+                                                      table["ticket % of full"])]})
     for col in (*FULL_COLUMNS, "winning ticket", *baseline_columns(table)):
         counts = table["phase-1 runs"] if col.endswith("runs)") else table.get(f"{col} n", table["phase-2 seeds"])
-        multi = counts > 1
-        out[col] = [f"{m:.1f} ± {s:.1f}" if many else f"{m:.1f}"
-                    for m, s, many in zip(table[col], table[f"{col} sd"], multi)]
-    out["ticket - full"] = table["ticket - full"].round(1)
-    for col in ("paper full data", "paper ticket %", "paper winning ticket"):
-        if col in table:
-            out[col] = table[col].map(lambda v: "" if pd.isna(v) else f"{v:g}")
+        out[col] = ["" if pd.isna(m) else f"{m:.1f} ± {s:.1f}" if many else f"{m:.1f}"
+                    for m, s, many in zip(table[col], table[f"{col} sd"], counts > 1)]
+    out["ticket - full"] = table["ticket - full"].map(lambda v: "" if pd.isna(v) else f"{v:+.1f}")
+    paper = [c for c in ("paper full data", "paper ticket %", "paper winning ticket") if c in table]
+    if paper and table[paper].notna().any().any():
+        out["paper: full, ticket %, ticket"] = [
+            "" if pd.isna(row[paper[0]]) else ", ".join(f"{row[c]:g}" for c in paper) for _, row in table.iterrows()]
     return out

@@ -12,6 +12,7 @@ broken notebook fails the build instead of rendering an error. MathJax is copied
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ OPTIONAL_NOTEBOOKS = {
 }
 GUIDE_NOTEBOOKS = {"trainer": "Score your own Trainer run"}  # notebook -> page under Method; reads benchmarks/
 MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-static-mathjax package
+GPU_CHECK_PAGE = "_gpu_check.md"   # benchmarks/gpu/README.md, copied at build time for book/reproduce.md
+LANDING_PAGE = "_landing.md"       # the answer of each profile in the book, written at build time for intro.md
 
 
 def profile_notebooks(configs) -> dict[str, str]:
@@ -58,8 +61,36 @@ def _kernel_env() -> None:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
-def execute_notebook(name: str, output: Path, parameters: dict) -> Path:
-    """Run ``notebooks/<name>.ipynb`` with papermill; the executed copy replaces ``output`` only on success."""
+def page_title(name: str, profile: str | None = None, model: str | None = None, task: str | None = None) -> str:
+    """A page's title, the same in its H1, the browser's title and the table of contents: the pair or
+    the profile in every one, so that no two pages share a title."""
+    if model is not None:
+        return f"{model} / {task}: " + {"scoring": "phase 1, scoring", "pruning": "phase 2, pruning"}[name]
+    if name in GUIDE_NOTEBOOKS:
+        return GUIDE_NOTEBOOKS[name]
+    title = {**PROFILE_NOTEBOOKS, **{n: t for n, (t, _) in OPTIONAL_NOTEBOOKS.items()}}[name]
+    return f"{title} ({profile})"
+
+
+def _as_page(path: Path, title: str) -> None:
+    """The executed notebook as a page: its first heading becomes ``title``, and the notebook's own
+    parameters cell is left out of the book (papermill's injected cell after it shows the values used)."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown" and "".join(cell["source"]).startswith("# "):
+            lines = "".join(cell["source"]).split("\n")
+            cell["source"] = "\n".join([f"# {title}", *lines[1:]])
+            break
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "parameters" in tags and "injected-parameters" not in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def execute_notebook(name: str, output: Path, parameters: dict, title: str | None = None) -> Path:
+    """Run ``notebooks/<name>.ipynb`` with papermill; the executed copy replaces ``output`` only on success.
+    With ``title``, the copy is made a book page (``_as_page``)."""
     import papermill  # heavy, and only for executing notebooks
 
     _kernel_env()
@@ -75,6 +106,8 @@ def execute_notebook(name: str, output: Path, parameters: dict) -> Path:
         raise NotebookFailed(f"{name}.ipynb failed with parameters {parameters}: {e}\n"
                              f"The executed copy with the error is {failed}; finished steps are kept, so "
                              "running again resumes where it stopped.") from e
+    if title is not None:
+        _as_page(partial, title)
     os.replace(partial, output)
     return output
 
@@ -99,33 +132,42 @@ def execute(plan) -> list[Path]:
         for name in PAIR_NOTEBOOKS:
             print(f"[{profile}] {cfg.model}/{cfg.task}: {name}", flush=True)
             done.append(execute_notebook(name, paths.executed_notebook(profile, name, cfg.model, cfg.task),
-                                         {"profile": profile, "model": cfg.model, "task": cfg.task}))
+                                         {"profile": profile, "model": cfg.model, "task": cfg.task},
+                                         page_title(name, profile, cfg.model, cfg.task)))
     for name in profile_notebooks(configs):
         print(f"[{profile}] {name}", flush=True)
-        done.append(execute_notebook(name, paths.executed_notebook(profile, name), {"profile": profile}))
+        done.append(execute_notebook(name, paths.executed_notebook(profile, name), {"profile": profile},
+                                     page_title(name, profile)))
     for name in GUIDE_NOTEBOOKS:
         print(f"[{profile}] {name}", flush=True)
-        done.append(execute_notebook(name, paths.executed_notebook(profile, name), {}))
+        done.append(execute_notebook(name, paths.executed_notebook(profile, name), {}, page_title(name)))
     return done
 
 
 def _profile_parts(profile: str, rel) -> list[dict]:
-    """The book's parts for one profile's executed notebooks: a chapter per pair, then its results."""
+    """The book's parts for one profile's executed notebooks: its results first, then a chapter per
+    pair (scoring, with pruning as its section); every title is the page's own (``page_title``)."""
     chapters = []
     for model, task in config.pairs(profile):
         scoring, pruning = (paths.executed_notebook(profile, n, model, task) for n in PAIR_NOTEBOOKS)
         if scoring.exists():
-            chapter = {"file": rel(scoring), "title": f"{model} / {task}"}
+            chapter = {"file": rel(scoring), "title": page_title("scoring", profile, model, task)}
             if pruning.exists():
-                chapter["sections"] = [{"file": rel(pruning), "title": "Pruning: phase 2"}]
+                chapter["sections"] = [{"file": rel(pruning), "title": page_title("pruning", profile, model, task)}]
             chapters.append(chapter)
     notebooks = profile_notebooks(config.profile_configs(profile))
-    results = [{"file": rel(path), "title": f"{title} ({profile})"} for name, title in notebooks.items()
+    results = [{"file": rel(path), "title": page_title(name, profile)} for name in notebooks
                if (path := paths.executed_notebook(profile, name)).exists()]
     if not chapters or not results:
         return []
-    return [{"caption": f"Model-task pairs (profile {profile})", "chapters": chapters},
-            {"caption": f"Results (profile {profile})", "chapters": results}]
+    return [{"caption": f"Results (profile {profile})", "chapters": results},
+            {"caption": f"Model-task pairs (profile {profile})", "chapters": chapters}]
+
+
+def book_profiles(profile: str) -> list[str]:
+    """The profiles the book shows: ``profile``, then every other one whose notebooks were executed."""
+    rel = lambda p: p
+    return [profile, *(other for other in config.profiles() if other != profile and _profile_parts(other, rel))]
 
 
 def write_toc(profile: str) -> Path:
@@ -138,14 +180,13 @@ def write_toc(profile: str) -> Path:
     if not parts:
         raise HScoreError(f"no executed notebooks of profile {profile!r} under {paths.executed_dir(profile)}: "
                           f"run `make reproduce PROFILE={profile}` first")
-    for other in config.profiles():
-        if other != profile:
-            parts += _profile_parts(other, rel)
-    guides = [{"file": rel(path), "title": title} for name, title in GUIDE_NOTEBOOKS.items()
+    for other in book_profiles(profile)[1:]:
+        parts += _profile_parts(other, rel)
+    guides = [{"file": rel(path), "title": page_title(name)} for name in GUIDE_NOTEBOOKS
               if (path := paths.executed_notebook(profile, name)).exists()]
     toc = {"format": "jb-book", "root": "intro", "parts": [
         {"caption": "Method", "chapters": [{"file": "method"}, {"file": "reproduce"}, {"file": "own-data"},
-                                           *guides]}, *parts]}
+                                           *guides, {"file": "package"}]}, *parts]}
     path = book / "_toc.yml"
     atomic_write_bytes(path, ("# Generated by hscore.report.book.write_toc from study.yaml; do not edit.\n"
                               + yaml.safe_dump(toc, sort_keys=False)).encode())
@@ -163,10 +204,48 @@ def install_mathjax() -> Path:
     return target
 
 
+def write_landing(profile: str) -> Path:
+    """``book/_landing.md``, which the landing page includes: the answer of every profile in the book
+    (findings, limits, claims; ``display.findings_markdown``), then what the book holds, both computed
+    from the results and the table of contents."""
+    from .display import findings_markdown  # here: display loads matplotlib, which the other commands need not
+
+    profiles = book_profiles(profile)
+    lines = []
+    for name in profiles:
+        lines += [f"## The answer of the `{name}` profile", "", config.describe(name), "",
+                  findings_markdown(name, level=3), ""]
+    lines += ["## What is in this book", "",
+              "- *Method*: the score, the subsets and the baselines ({doc}`method`); how every number here "
+              "was produced and how to produce your own ({doc}`reproduce`); the method on your own data "
+              "({doc}`own-data`); the package's layout, behaviour, tests and deliberate deviations from the paper "
+              "({doc}`package`)."]
+    for name in profiles:
+        pairs = ", ".join(f"{m} / {t}" for m, t in config.pairs(name)
+                          if paths.executed_notebook(name, "scoring", m, t).exists())
+        chapters = "; ".join(page_title(n, name).rsplit(" (", 1)[0] for n in profile_notebooks(
+            config.profile_configs(name)) if paths.executed_notebook(name, n).exists())
+        lines.append(f"- Profile `{name}`: its results ({chapters}), then a chapter per pair ({pairs}): the "
+                     "scoring page (H histogram, data map) and the pruning page (size against score).")
+    path = paths.book_dir() / LANDING_PAGE
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def install_gpu_check() -> Path:
+    """Copy the GPU check's page (``benchmarks/gpu/README.md``, written by ``make gpu-check``) to where the
+    *Reproducing* page includes it from (``book/_gpu_check.md``)."""
+    target = paths.book_dir() / GPU_CHECK_PAGE
+    shutil.copyfile(paths.BENCHMARKS / "gpu" / "README.md", target)
+    return target
+
+
 def build(profile: str) -> Path:
     """Build the HTML book of a profile from its executed notebooks; returns the index page."""
     write_toc(profile)
+    write_landing(profile)
     install_mathjax()
+    install_gpu_check()
     book = paths.book_dir()
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(book), "--builder", "html",
            "-W", "-n", "--keep-going"]

@@ -6,13 +6,17 @@ Every number comes from the readers (``hscore.study.results``) and the analysis
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
 from .. import config, paths
 from ..analysis.balance import VANISHING, label_balance, vanishing_classes
 from ..analysis.fairness import fairness_table, ticket_balance
+from ..analysis.findings import claims, finding_lines, limits, overall, profile_findings
 from ..analysis.pruned import agreement_by_h, examples_by_h, h_levels
 from ..analysis.tables import (
     METHOD_LABELS,
@@ -21,17 +25,19 @@ from ..analysis.tables import (
     cost_table,
     display_columns,
     paper_results,
-    tradeoff_table,
+    profile_summary,
 )
 from ..config import PairConfig
 from ..data import get_task, load_splits
 from ..engine.device import versions
 from ..engine.kinds import get_kind
+from ..errors import HScoreError
 from ..pruning.cheaper import cheaper_table
 from ..pruning.scores import h_histogram
 from ..study.results import PairResults
 from ..study.selection import Subsets
-from .plots import plot_cheaper, plot_membership, plot_tradeoff
+from .plots import DPI, plot_winning_tickets, show_forest, show_membership
+from .plots import show_cheaper as plot_cheaper_captioned
 
 
 def show_config(cfg: PairConfig) -> None:
@@ -106,16 +112,87 @@ def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None) -> None:
 
 
 def show_tradeoff(table: pd.DataFrame) -> None:
-    wide = table.pivot_table(index=["split", "metric", "subset", "kept", "size"], columns="method", values="mean")
+    """Every trained subset (rows, largest first) by method (columns): mean ± sd over seeds, one decimal,
+    blank where a method was not trained at that size."""
+    cells = table.assign(cell=[f"{m:.1f} ± {s:.1f}" if n > 1 else f"{m:.1f}"
+                               for m, s, n in zip(table["mean"], table["std"].fillna(0), table["seeds"])])
+    wide = cells.pivot_table(index=["split", "metric", "kept", "size"], columns="method", values="cell",
+                             aggfunc="first").fillna("")
     wide = wide.sort_index(level=["split", "metric", "size"], ascending=[True, True, False])
-    display(wide.round(2))
+    wide.columns = [METHOD_LABELS.get(c, c) for c in wide.columns]
+    display(wide)
 
 
 def show_summary(table: pd.DataFrame) -> None:
     if table.empty:
         display(Markdown("*No phase-2 results yet.*"))
         return
-    display(display_columns(table).set_index(["model", "task", "split"]))
+    display(display_columns(table).set_index(["pair", "split"]))
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    """A plain Markdown table: every cell as text, no index."""
+    head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns)
+    return "\n".join([head, *("| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False))])
+
+
+def findings_markdown(profile: str, pairs: list[PairResults] | None = None, level: int = 2) -> str:
+    """The answer first, as MyST Markdown: a findings box (the verdict on the paper's claim, one line per
+    pair with intervals, what is striking), a box of the limits at this scale, and the claims table;
+    every word computed from the results (``hscore.analysis.findings``)."""
+    found = profile_findings(profile, pairs)
+    if not found:
+        return f"*Profile {profile}: no pair has phase-2 results yet (`hscore run --profile {profile}`).*\n"
+    notes = [note for f in found for note in f.notes]
+    lines = [f":::{{admonition}} Findings of the {profile} profile: {overall(found).split(':')[0]}",
+             ":class: tip", "", overall(found)[0].upper() + overall(found)[1:] + ".", "",
+             *(f"- {line}" for line in finding_lines(found)), *(["", *(f"- {n}" for n in notes)] if notes else []),
+             ":::", "", f":::{{admonition}} Limits at this scale ({profile})", ":class: warning", "",
+             *(f"- {line}" for line in limits(profile)), ":::", "",
+             f"{'#' * level} Claims: the paper against this reproduction ({profile})", "",
+             _markdown_table(claims(found)), ""]
+    return "\n".join(lines)
+
+
+def majority(pairs: list[PairResults]) -> dict:
+    """The majority-class (or null-answer) score of every pair, split and headline metric:
+    (model, task, split) -> score, from what the scoring runs recorded."""
+    out = {}
+    for pair in pairs:
+        try:
+            trivial = pair.phase1_info().get("trivial", {})
+        except HScoreError:
+            continue
+        metric = get_task(pair.cfg.task, pair.cfg.declared).metric
+        out.update({(pair.cfg.model, pair.cfg.task, split): scores[metric] for split, scores in trivial.items()
+                    if metric in scores})
+    return out
+
+
+def write_front_page_findings(profile: str, out: Path) -> tuple[Path, Path]:
+    """The README's findings of a profile, re-made from its results: ``<out>/<profile>.md`` (the verdict
+    and the claims table) and ``<out>/<profile>.png`` (the summary figure, captioned in the Markdown)."""
+    pairs = profile_results(profile)
+    found = profile_findings(profile, pairs)
+    if not found:
+        raise HScoreError(f"profile {profile}: no pair has phase-2 results (`hscore run --profile {profile}`)")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = profile_summary(profile, pairs)
+    figure = out / f"{profile}.png"
+    fig = plot_winning_tickets(summary, majority(pairs))
+    fig.savefig(figure, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    scale = " ".join(line for line in limits(profile) if not line.startswith("Phase 2"))
+    text = (f"**{overall(found)[0].upper() + overall(found)[1:]}.** {scale}\n\n" + _markdown_table(claims(found))
+            + "\n\n![The winning ticket against full data and the baselines of its size, per pair, mean and sd "
+            f"over seeds; dotted, the majority class]({figure.relative_to(paths.REPO).as_posix()})\n\n")
+    page = out / f"{profile}.md"
+    page.write_text(text)
+    return page, figure
+
+
+def show_findings(profile: str, pairs: list[PairResults] | None = None) -> None:
+    display(Markdown(findings_markdown(profile, pairs)))
 
 
 def show_profile(profile: str) -> None:
@@ -137,17 +214,44 @@ def show_ignored(*pairs: PairResults) -> None:
                          "out of every table:**\n\n" + "\n".join(lines)))
 
 
+def cost_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The cost table transposed (a row per quantity, a column per pair), in units that fit its scale."""
+    def seconds(v):
+        return "" if pd.isna(v) else f"{v:,.0f} s"
+
+    def tflop(v):
+        return "" if pd.isna(v) else f"{v * 1000:,.1f} TFLOP"
+
+    rows = {
+        "scoring runs": table["scoring runs"].map(str),
+        "scoring": table["scoring (s)"].map(seconds),
+        "a run on the full set": table["full-set run (s)"].map(seconds),
+        "a run on the winning ticket": [f"{seconds(s)} ({p:.0f}% of the data)" for s, p in
+                                        zip(table["ticket run (s)"], table["ticket % of full"])],
+        "saved per later run": table["saved per later run (s)"].map(seconds),
+        "later runs to pay the scoring back": table["later runs to pay back"].map(
+            lambda v: "never (the ticket run is not faster)" if not np.isfinite(v) else f"{v:.1f}"),
+        "scoring, compute": table["scoring (PFLOP)"].map(tflop),
+        "a full-set run, compute": table["full-set run (PFLOP)"].map(tflop),
+        "a ticket run, compute": table["ticket run (PFLOP)"].map(tflop),
+    }
+    out = pd.DataFrame(rows).T
+    out.columns = table["model"] + " / " + table["task"]
+    return out
+
+
 def show_cost(*pairs: PairResults) -> None:
     """Scoring cost against the time a run on the winning ticket saves, per pair (recorded wall times)."""
     parts = [cost_table(pair.cfg, pair.phase2(), pair.phase1_runs()) for pair in pairs]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return
-    table = pd.concat(parts, ignore_index=True).round(1)
+    table = pd.concat(parts, ignore_index=True)
     display(Markdown("**Cost and payback** (wall times recorded on this machine, evaluation included): the "
                      "scoring runs against the time one later fine-tuning run saves by training on the "
-                     "winning ticket instead of the full set."))
-    display(table.set_index(["model", "task"]))
+                     "winning ticket instead of the full set; FLOPs estimated from the tokens and the model's "
+                     "parameters carry to other hardware. One column per pair:"))
+    display(cost_display(table))
 
 
 # --- the profile-level chapters: statistics, cost, fairness, what is pruned ---------------------
@@ -162,6 +266,28 @@ def _pairs_with_results(pairs: list[PairResults]) -> list[PairResults]:
     if not with_results:
         display(Markdown("*No phase-2 results yet.*"))
     return with_results
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def p_value(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparisons as a reader scans them: A against B, both scores, the difference with its interval,
+    p, the verdict, what was resampled; one decimal."""
+    return pd.DataFrame({
+        "split": table["split"], "A (size)": [f"{a} ({p:.0f}%)" for a, p in zip(table["A"], table["% of full"])],
+        "B": table["B"], "A score": table["A score"].map("{:.1f}".format),
+        "B score": table["B score"].map("{:.1f}".format),
+        "A - B (95% CI)": [f"{d:+.1f} ({lo:+.1f} to {hi:+.1f})" for d, lo, hi in
+                           zip(table["A - B"], table["95% CI low"], table["95% CI high"])],
+        "p": table["p"].map(p_value), "verdict": table["verdict"],
+        "resampled": [f"{s} seed{'s' if s > 1 else ''} x {e} examples" for s, e in
+                      zip(table["seeds"], table["examples"])]}).set_index(["split", "A (size)", "B"])
 
 
 def _heading(pair: PairResults) -> None:
@@ -180,14 +306,8 @@ def show_statistics(pairs: list[PairResults]) -> None:
                              "delete the pair's phase-2 folder to rerun them.*"))
             continue
         display(Markdown("\n".join(f"- {line}" for line in conclusions(table))))
-        shown = table.drop(columns=["metric", "subset"]).copy()
-        shown["p"] = shown["p"].map(lambda p: f"{p:.3f}")
-        display(shown.round(2).set_index(["split", "kept", "A", "B"]))
-        metric = get_task(cfg.task, cfg.declared).metric
-        curves = tradeoff_table(pair.phase2())
-        for split in curves["split"].unique():
-            plot_tradeoff(curves, split, metric, f"{cfg.model} / {cfg.task}: {split}")
-            plt.show()
+        display(comparison_display(table))
+        show_forest(table, f"{cfg.model} / {cfg.task}: the comparisons")
 
 
 def show_cheaper(pairs: list[PairResults]) -> None:
@@ -196,20 +316,21 @@ def show_cheaper(pairs: list[PairResults]) -> None:
         cfg = pair.cfg
         _heading(pair)
         table = cheaper_table(pair.dynamics().correct)
-        plot_cheaper(table, f"{cfg.model} / {cfg.task}: ticket overlap (Jaccard) with R = {cfg.runs}, "
-                            f"E = {cfg.phase1.epochs}")
-        plt.show()
         chosen = pair.subsets().info.get("cheaper")
+        plot_cheaper_captioned(table, f"{cfg.model} / {cfg.task}: ticket overlap with R = {cfg.runs}, "
+                                      f"E = {cfg.phase1.epochs}", chosen)
         if chosen:
             display(Markdown(
                 f"Cheapest scoring whose ticket overlaps the full one by Jaccard >= {chosen['min_overlap']:g}: "
-                f"**{chosen['runs']} runs x {chosen['epochs']} epochs** ({chosen['cost % of full']:.0f}% of the "
+                f"**{_count(chosen['runs'], 'run')} x {_count(chosen['epochs'], 'epoch')}** "
+                f"({chosen['cost % of full']:.0f}% of the "
                 f"scoring cost; overlap {chosen['jaccard with full ticket']:.2f}, Spearman of H "
                 f"{chosen['spearman with full H']:.2f}). Phase 2 trained its ticket:"))
             comps = comparison_table(cfg, pair.predictions(), pair.phase2())
-            display(comps[comps["B"] == "cheaper ticket"].drop(columns=["metric", "subset"]).round(2)
-                    .set_index(["split", "A", "B"]))
-        display(table.round(3).set_index(["runs", "epochs"]))
+            display(comparison_display(comps[comps["B"] == "cheaper ticket"]))
+        display(Markdown("Every cheaper scoring, cheapest first (its first r runs and their first e epochs):"))
+        display(table.round({"cost % of full": 1, "spearman with full H": 2, "ticket % of train": 1,
+                             "jaccard with full ticket": 2}).set_index(["runs", "epochs"]))
 
 
 def show_fairness(pairs: list[PairResults]) -> None:
@@ -250,8 +371,7 @@ def show_pruned(pairs: list[PairResults], per_h: int = 2) -> None:
         chosen.update({METHOD_LABELS[m]: subsets.positions(m, ticket, cfg.phase2.seeds[0]) for m in cfg.baselines})
         if paths.subset_key("cheaper", ticket) in subsets.indices:
             chosen["cheaper ticket"] = subsets.positions("cheaper", ticket, cfg.phase2.seeds[0])
-        plot_membership(scores, chosen, f"{cfg.model} / {cfg.task}: what each method keeps at the ticket's size")
-        plt.show()
+        show_membership(scores, chosen, f"{cfg.model} / {cfg.task}: what each method keeps at the ticket's size")
         agreement = agreement_by_h(scores, train)
         if not agreement.empty:
             display(Markdown("Annotator agreement (mean pairwise F1 between an example's reference answers) at "

@@ -16,6 +16,7 @@ from .. import config
 from ..analysis import sensitivity
 from ..data import get_task
 from ..study.results import PairResults
+from .plots import show
 
 
 def sensitivity_pairs(profile: str) -> list[PairResults]:
@@ -77,8 +78,14 @@ def show_sensitivity(profile: str) -> None:
                          "the same seeds and run count; *other seeds* is the pair's last runs against its first, "
                          "the noise every other row is read against:"))
         display(table.round(3).set_index("setting"))
-        plot_movement(table, f"{cfg.model} / {cfg.task}: the ticket under other settings")
-        plt.show()
+        seeds = table.loc[table["setting"] == sensitivity.SEEDS, "jaccard"]
+        low = table.sort_values("jaccard").iloc[0]
+        show(plot_movement(table, f"{cfg.model} / {cfg.task}: the ticket under other settings"),
+             f"How much of the pair's winning ticket each changed setting keeps (Jaccard overlap with the ticket "
+             f"of the same seeds and run count). The ticket moves most under {low['setting']} "
+             f"({low['jaccard']:.2f})" + (f"; other seeds alone give {seeds.iloc[0]:.2f}, the noise every bar is "
+                                          "read against." if len(seeds) else "."),
+             "Horizontal bar chart of Jaccard overlap per setting.")
         display(Markdown("**Runs and epochs**, from the pair's recorded runs alone (its first r runs, its first e "
                          "epochs), against the full scoring:"))
         display(sensitivity.runs_table(base).round(3).set_index(["runs", "epochs"]))

@@ -19,6 +19,7 @@ from IPython.display import Markdown, display
 
 from .. import paths
 from ..pruning.scores import h_histogram
+from .plots import show as show_figure
 
 RECORD = "default--minilm--rotten_tomatoes"   # the default profile's Rotten Tomatoes scoring
 ENGINE_LABELS = {"loop": "built-in loop (engine: loop)", "trainer": "Trainer + recorder (engine: trainer)"}
@@ -128,9 +129,13 @@ def show(name: str = RECORD) -> None:
         f"{a['ticket_jaccard']:.3f}. The Trainer route keeps the loop's order, seeds, optimiser, schedule, "
         "clipping, loss and batches, so on one machine it draws the same dropout masks and computes the same "
         "numbers."))
-    fig = plot_histograms(arrays, runs)
-    plt.show()
-    plt.close(fig)
+    loop, trainer = (h_histogram(arrays[f"h_{e}"], runs) for e in ("loop", "trainer"))
+    show_figure(plot_histograms(arrays, runs),
+         f"H histogram of the same scoring through the two engines, side by side: {ENGINE_LABELS['loop']} "
+         + ", ".join(str(int(c)) for c in loop) + f" and {ENGINE_LABELS['trainer']} "
+         + ", ".join(str(int(c)) for c in trainer) + f" examples at H = 0..{runs}"
+         + (" (the same counts)." if loop.equals(trainer) else "."),
+         f"Paired bar chart of training examples per H-score, 0 to {runs}, for the two engines.")
     table = ticket_table(arrays, runs)
     both, either = table.attrs["overlap"]
     display(Markdown(f"**The winning ticket** of each engine (H 1 to {runs - 1}); {both} examples are in both, "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -251,4 +252,27 @@ def build(profile: str) -> Path:
            "-W", "-n", "--keep-going"]
     if subprocess.run(cmd).returncode != 0:
         raise HScoreError(f"the book did not build (command: {' '.join(cmd)}); the messages above say why")
-    return book / "_build" / "html" / "index.html"
+    html = book / "_build" / "html"
+    for page in html.rglob("*.html"):
+        offline_page(page)
+    return html / "index.html"
+
+
+# What Jupyter Book 1 adds to every page that an offline report has no use for: sphinx-thebe's remote
+# script address and loader (no page has a live-code button); and on pages with math, a second, blocking
+# copy of MathJax beside the deferred one Sphinx loads after its configuration.
+_THEBE = (re.compile(r'\s*<script>const THEBE_JS_URL = "[^"]*";[^<]*</script>'),
+          re.compile(r'\s*<script async="async" src="(?:\.\./)*_static/sphinx-thebe\.js[^"]*"></script>'))
+_MATHJAX_DEFERRED = re.compile(r'<script defer="defer" src="(?:\.\./)*_static/mathjax/tex-svg\.js')
+_MATHJAX_BLOCKING = re.compile(r'\s*<script src="(?:\.\./)*_static/mathjax/tex-svg\.js[^"]*"></script>')
+
+
+def offline_page(page: Path) -> None:
+    """A built page without the thebe loader and its remote address, loading MathJax once."""
+    text = original = page.read_text()
+    for pattern in _THEBE:
+        text = pattern.sub("", text)
+    if _MATHJAX_DEFERRED.search(text):
+        text = _MATHJAX_BLOCKING.sub("", text)
+    if text != original:
+        atomic_write_bytes(page, text.encode())

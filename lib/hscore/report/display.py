@@ -34,6 +34,7 @@ from ..engine.kinds import get_kind
 from ..errors import HScoreError
 from ..pruning.cheaper import cheaper_table
 from ..pruning.scores import h_histogram
+from ..pruning.subsets import subset_family
 from ..study.results import PairResults
 from ..study.selection import Subsets
 from .plots import DPI, plot_winning_tickets, show_forest, show_membership
@@ -98,7 +99,9 @@ def show_h_profile(scores: pd.DataFrame, runs: int) -> None:
 def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None) -> None:
     display(Markdown(f"{subsets.n_full:,} training examples. The H-score subsets, largest first "
                      "(the first is the winning ticket):"))
-    display(subsets.table().round(1))
+    shown = subsets.table().round(1)
+    shown["winning ticket"] = shown["winning ticket"].map({True: "yes", False: ""})
+    display(shown.set_index("subset"))
     if scores is None:
         return
     balance = label_balance(scores, subsets)
@@ -112,22 +115,29 @@ def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None) -> None:
 
 
 def show_tradeoff(table: pd.DataFrame) -> None:
-    """Every trained subset (rows, largest first) by method (columns): mean ± sd over seeds, one decimal,
-    blank where a method was not trained at that size."""
-    cells = table.assign(cell=[f"{m:.1f} ± {s:.1f}" if n > 1 else f"{m:.1f}"
-                               for m, s, n in zip(table["mean"], table["std"].fillna(0), table["seeds"])])
-    wide = cells.pivot_table(index=["split", "metric", "kept", "size"], columns="method", values="cell",
-                             aggfunc="first").fillna("")
-    wide = wide.sort_index(level=["split", "metric", "size"], ascending=[True, True, False])
-    wide.columns = [METHOD_LABELS.get(c, c) for c in wide.columns]
-    display(wide)
+    """Per evaluation split and metric, every trained subset (rows, largest first, with its size) by method
+    (columns): mean ± sd over seeds, one decimal, blank where a method was not trained at that size."""
+    for (split, metric), part in table.groupby(["split", "metric"], sort=False):
+        cells = part.assign(cell=[f"{m:.1f} ± {s:.1f}" if n > 1 else f"{m:.1f}"
+                                  for m, s, n in zip(part["mean"], part["std"].fillna(0), part["seeds"])],
+                            subset=[f"{k} ({n:,})" for k, n in zip(part["kept"], part["size"])])
+        order = cells.drop_duplicates("subset").sort_values("size", ascending=False)["subset"]
+        wide = cells.pivot_table(index="subset", columns="method", values="cell", aggfunc="first")
+        wide = wide.reindex(order).fillna("")
+        wide.columns = [METHOD_LABELS.get(c, c) for c in wide.columns]
+        wide.index.name = "training set (size)"
+        display(Markdown(f"**{split}, {metric.replace('_', ' ')}**, mean ± sd over seeds:"))
+        display(wide)
 
 
 def show_summary(table: pd.DataFrame) -> None:
     if table.empty:
         display(Markdown("*No phase-2 results yet.*"))
         return
-    display(display_columns(table).set_index(["pair", "split"]))
+    # a column per pair and split, a row per training set: narrow enough for a page whatever the baselines
+    shown = display_columns(table).set_index(["pair", "split"]).T
+    shown.index.name = "training set"
+    display(shown)
 
 
 def _markdown_table(table: pd.DataFrame) -> str:
@@ -333,6 +343,32 @@ def show_cheaper(pairs: list[PairResults]) -> None:
                              "jaccard with full ticket": 2}).set_index(["runs", "epochs"]))
 
 
+def show_fairness_table(table: pd.DataFrame, label_names, runs: int) -> None:
+    """``fairness_table`` in three narrow tables: recall per class, false positive rate per class (a column
+    per class each), and the bias each training set induces against full data, with how many classes
+    CEV and SDE could use."""
+    labels = {spec.name: spec.label for spec in subset_family(runs)}
+    index = pd.MultiIndex.from_arrays([table["split"], [
+        METHOD_LABELS[m] if s == "full" else f"{METHOD_LABELS[m]}, {labels.get(s, s)}"
+        for m, s in zip(table["method"], table["subset"])]], names=["split", "training set"])
+    for prefix, what in (("recall", "Recall per class (%): how many of the class's examples the model finds"),
+                         ("FPR", "False positive rate per class (%): how often the model names the class wrongly")):
+        part = table[[f"{prefix} {name}" for name in label_names]].set_axis(list(label_names), axis=1)
+        display(Markdown(f"**{what}**, mean over seeds:"))
+        display(part.set_axis(index).map(lambda v: "" if pd.isna(v) else f"{v:.1f}"))
+    used, k = int(table["classes used"].max()), len(label_names)
+    display(Markdown(
+        f"**Bias induced against full data** (CEV: spread of the classes' relative changes in false positive and "
+        f"false negative rate, in %²; SDE: their mean gap, in %). Relative changes exist only for the classes whose "
+        f"full-data FPR and FNR are both above zero: **{used} of the {k} classes** here, "
+        + ("so they cannot be computed." if used == 0 else
+           f"so these two numbers speak for {'all of them' if used == k else 'those classes only'}.")))
+    bias = pd.DataFrame({"CEV (%²)": table["CEV"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}"),
+                         "SDE (%)": table["SDE"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}"),
+                         "classes used": [f"{u} of {k}" for u in table["classes used"]]}).set_axis(index)
+    display(bias)
+
+
 def show_fairness(pairs: list[PairResults]) -> None:
     """Per pair whose predictions are classes: per-class recall, CEV and SDE of each training set
     against full data; and the winning ticket's class balance under the paper's H and variants."""
@@ -343,9 +379,7 @@ def show_fairness(pairs: list[PairResults]) -> None:
         _heading(pair)
         table = fairness_table(pair.predictions(), task.label_names)
         if not table.empty:
-            table["training set"] = [f"{METHOD_LABELS[m]} {s}" if s != "full" else METHOD_LABELS[m]
-                                     for m, s in zip(table["method"], table["subset"])]
-            display(table.drop(columns=["method", "subset"]).round(2).set_index(["split", "training set"]))
+            show_fairness_table(table, task.label_names, pair.cfg.runs)
         dynamics = pair.dynamics()
         display(Markdown("Class balance of the winning ticket under the paper's H and under H computed from the "
                          "later epochs only (a class the runs learn late is not pruned as never-learned):"))

@@ -96,12 +96,24 @@ def show_h_profile(scores: pd.DataFrame, runs: int) -> None:
     display(table.round(3))
 
 
-def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None) -> None:
+def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None, cfg: PairConfig | None = None) -> None:
+    """The H-score subsets with their sizes (and which of them phase 2 trains), then their label balance."""
     display(Markdown(f"{subsets.n_full:,} training examples. The H-score subsets, largest first "
                      "(the first is the winning ticket):"))
     shown = subsets.table().round(1)
     shown["winning ticket"] = shown["winning ticket"].map({True: "yes", False: ""})
+    if cfg is not None:
+        trained = set(cfg.phase2_subsets) if cfg.phase2_subsets else set(shown["subset"])
+        shown["phase 2"] = ["trained" if name in trained else "" for name in shown["subset"]]
     display(shown.set_index("subset"))
+    if cfg is not None and cfg.phase2_subsets:
+        seeds = len(cfg.phase2.seeds)
+        display(Markdown(
+            f"Phase 2 trains {len(cfg.phase2_subsets)} of these {len(shown)} subsets, as the profile's "
+            f"`phase2_subsets` says: each trained subset costs one run per method and seed, and this profile "
+            f"spends its time on {seeds} seed{'s' if seeds > 1 else ''} (for intervals) rather than on every "
+            "subset. The others are listed for their sizes only; `phase2_subsets: null` in `study.yaml` trains "
+            "them all."))
     if scores is None:
         return
     balance = label_balance(scores, subsets)

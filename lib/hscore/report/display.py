@@ -132,10 +132,12 @@ def show_tradeoff(table: pd.DataFrame) -> None:
     for (split, metric), part in table.groupby(["split", "metric"], sort=False):
         cells = part.assign(cell=[f"{m:.1f} ± {s:.1f}" if n > 1 else f"{m:.1f}"
                                   for m, s, n in zip(part["mean"], part["std"].fillna(0), part["seeds"])],
-                            subset=[f"{k} ({n:,})" for k, n in zip(part["kept"], part["size"])])
+                            subset=[f"{'all' if m == 'full' or pd.isna(k) else k} ({n:,})"
+                                    for m, k, n in zip(part["method"], part["kept"], part["size"])])
         order = cells.drop_duplicates("subset").sort_values("size", ascending=False)["subset"]
         wide = cells.pivot_table(index="subset", columns="method", values="cell", aggfunc="first")
-        wide = wide.reindex(order).fillna("")
+        methods = [m for m in ("full", "hscore", *METHOD_LABELS) if m in wide.columns]   # full, ours, baselines
+        wide = wide.reindex(index=order, columns=list(dict.fromkeys(methods))).fillna("")
         wide.columns = [METHOD_LABELS.get(c, c) for c in wide.columns]
         wide.index.name = "training set (size)"
         display(Markdown(f"**{split}, {metric.replace('_', ' ')}**, mean ± sd over seeds:"))

@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import PairConfig, profile_configs
+from ..errors import HScoreError
 from ..pruning.subsets import subset_family
 from ..study.results import PairResults
 from .stats import Comparison, compare
-from .tables import METHOD_LABELS, _metric, paper_results
+from .tables import METHOD_LABELS, headline_metric, paper_results
 
 PAPER_TIMES_SMALLER = 3.0       # "on average 3x smaller"
 PAPER_SCORE_GAIN = 0.1          # "+0.1% average evaluation score"
@@ -119,6 +120,21 @@ def _runs(preds: pd.DataFrame, method: str, subset: str) -> pd.DataFrame | None:
     return part if len(part) else None
 
 
+def majority_scores(pairs: list[PairResults]) -> dict:
+    """The majority-class (or null-answer) score of every pair and split in its headline metric:
+    (model, task, split) -> score, from what the scoring runs recorded; pairs without a scoring run are left out."""
+    out = {}
+    for pair in pairs:
+        try:
+            trivial = pair.phase1_info().get("trivial", {})
+        except HScoreError:
+            continue
+        metric = headline_metric(pair.cfg)
+        out.update({(pair.cfg.model, pair.cfg.task, split): scores[metric] for split, scores in trivial.items()
+                    if metric in scores})
+    return out
+
+
 def constant_subsets(preds: pd.DataFrame, cfg: PairConfig) -> list[str]:
     """H-score subsets whose every trained model predicts one class for every evaluation example
     (classification: a constant classifier)."""
@@ -156,7 +172,7 @@ def pair_findings(pair: PairResults) -> PairFinding | None:
     if split is None or results.empty:
         return None
     preds = preds[preds["split"] == split]
-    metric = _metric(cfg)
+    metric = headline_metric(cfg)
     ticket = subset_family(cfg.runs)[0].name
     sizes = results.drop_duplicates(["method", "subset"]).set_index(["method", "subset"])["size"]
     if ("hscore", ticket) not in sizes.index or ("full", "full") not in sizes.index:
@@ -171,11 +187,10 @@ def pair_findings(pair: PairResults) -> PairFinding | None:
             vs_baselines[name] = compare(ours, theirs, metric)
     paper = paper_results()
     reported = paper[(paper["model"] == cfg.model) & (paper["task"] == cfg.task) & (paper["split"] == split)]
-    trivial = pair.phase1_info().get("trivial", {}).get(split, {})
     finding = PairFinding(
         pair=f"{cfg.model} / {cfg.task}", split=split, metric=metric, train=int(sizes[("full", "full")]),
         ticket=int(sizes[("hscore", ticket)]), vs_full=vs_full, vs_baselines=vs_baselines,
-        majority=trivial.get(metric),
+        majority=majority_scores([pair]).get((cfg.model, cfg.task, split)),
         paper_fraction=float(reported["ticket_pct"].iloc[0]) / 100 if len(reported) else 1 / PAPER_TIMES_SMALLER,
         paper_gain=float(reported["ticket_score"].iloc[0] - reported["full_score"].iloc[0]) if len(reported) else None)
     finding.notes = _notes(pair, finding, preds)

@@ -50,7 +50,8 @@ def tradeoff_table(results: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _metric(cfg: PairConfig) -> str:
+def headline_metric(cfg: PairConfig) -> str:
+    """The task's headline metric (accuracy; F1 for extractive QA), the one every summary reports."""
     return get_task(cfg.task, cfg.declared).metric
 
 
@@ -60,7 +61,7 @@ def pair_summary(cfg: PairConfig, results: pd.DataFrame, phase1: pd.DataFrame) -
     before phase 2 ran. The seed counts are those of the runs behind each mean."""
     if results.empty:
         return pd.DataFrame()
-    metric = _metric(cfg)
+    metric = headline_metric(cfg)
     ticket = subset_family(cfg.runs)[0].name
     table = tradeoff_table(results[results["metric"] == metric])
     phase1 = phase1[phase1["metric"] == metric].groupby("split")["score"].agg(["mean", "std", "count"])
@@ -140,7 +141,7 @@ def comparison_table(cfg: PairConfig, preds: pd.DataFrame, results: pd.DataFrame
     ``.phase2``); empty when no run kept its per-example predictions."""
     if preds.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    metric = _metric(cfg)
+    metric = headline_metric(cfg)
     family = subset_family(cfg.runs)
     sizes = results.drop_duplicates(["method", "subset"]).set_index(["method", "subset"])["fraction"]
     rows = []

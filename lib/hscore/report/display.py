@@ -16,7 +16,7 @@ from IPython.display import Markdown, display
 from .. import config, paths
 from ..analysis.balance import VANISHING, label_balance, vanishing_classes
 from ..analysis.fairness import fairness_table, ticket_balance
-from ..analysis.findings import claims, finding_lines, limits, overall, profile_findings
+from ..analysis.findings import claims, finding_lines, limits, majority_scores, overall, profile_findings
 from ..analysis.pruned import agreement_by_h, examples_by_h, h_levels
 from ..analysis.tables import (
     METHOD_LABELS,
@@ -168,8 +168,9 @@ def findings_markdown(profile: str, pairs: list[PairResults] | None = None, leve
     if not found:
         return f"*Profile {profile}: no pair has phase-2 results yet (`hscore run --profile {profile}`).*\n"
     notes = [note for f in found for note in f.notes]
-    lines = [f":::{{admonition}} Findings of the {profile} profile: {overall(found).split(':')[0]}",
-             ":class: tip", "", overall(found)[0].upper() + overall(found)[1:] + ".", "",
+    verdict = overall(found)
+    lines = [f":::{{admonition}} Findings of the {profile} profile: {verdict.split(':')[0]}",
+             ":class: tip", "", verdict[0].upper() + verdict[1:] + ".", "",
              *(f"- {line}" for line in finding_lines(found)), *(["", *(f"- {n}" for n in notes)] if notes else []),
              ":::", "", f":::{{admonition}} Limits at this scale ({profile})", ":class: warning", "",
              *(f"- {line}" for line in limits(profile)), ":::", "",
@@ -179,18 +180,8 @@ def findings_markdown(profile: str, pairs: list[PairResults] | None = None, leve
 
 
 def majority(pairs: list[PairResults]) -> dict:
-    """The majority-class (or null-answer) score of every pair, split and headline metric:
-    (model, task, split) -> score, from what the scoring runs recorded."""
-    out = {}
-    for pair in pairs:
-        try:
-            trivial = pair.phase1_info().get("trivial", {})
-        except HScoreError:
-            continue
-        metric = get_task(pair.cfg.task, pair.cfg.declared).metric
-        out.update({(pair.cfg.model, pair.cfg.task, split): scores[metric] for split, scores in trivial.items()
-                    if metric in scores})
-    return out
+    """(model, task, split) -> the majority-class score (``hscore.analysis.findings.majority_scores``)."""
+    return majority_scores(pairs)
 
 
 def write_front_page_findings(profile: str, out: Path) -> tuple[Path, Path]:
@@ -207,7 +198,8 @@ def write_front_page_findings(profile: str, out: Path) -> tuple[Path, Path]:
     fig.savefig(figure, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     scale = " ".join(line for line in limits(profile) if not line.startswith("Phase 2"))
-    text = (f"**{overall(found)[0].upper() + overall(found)[1:]}.** {scale}\n\n" + _markdown_table(claims(found))
+    verdict = overall(found)
+    text = (f"**{verdict[0].upper() + verdict[1:]}.** {scale}\n\n" + _markdown_table(claims(found))
             + "\n\n![The winning ticket against full data and the baselines of its size, per pair, mean and sd "
             f"over seeds; dotted, the majority class]({figure.relative_to(paths.REPO).as_posix()})\n\n")
     page = out / f"{profile}.md"
@@ -310,7 +302,7 @@ def comparison_display(table: pd.DataFrame) -> pd.DataFrame:
         "A - B (95% CI)": [f"{d:+.1f} ({lo:+.1f} to {hi:+.1f})" for d, lo, hi in
                            zip(table["A - B"], table["95% CI low"], table["95% CI high"])],
         "p": table["p"].map(p_value), "verdict": table["verdict"],
-        "resampled": [f"{s} seed{'s' if s > 1 else ''} x {e} examples" for s, e in
+        "resampled": [f"{_count(s, 'seed')} x {e} examples" for s, e in
                       zip(table["seeds"], table["examples"])]}).set_index(["split", "A (size)", "B"])
 
 

@@ -199,3 +199,25 @@ def test_a_killed_worker_is_redone_on_resume(study_file):
     assert "tiny-bert/rotten_tomatoes/phase1/run-0" in after
     for sid, record in before.items():                        # finished runs were not redone
         assert after[sid]["finished"] == record["finished"] and after[sid]["worker"] == record["worker"]
+
+
+def test_an_idle_worker_that_died_is_replaced_before_its_next_job(capsys):
+    """A worker killed while it waits for work (out of memory, a stray ``kill``) ran nothing: the next
+    job goes to a fresh worker instead of failing the invocation on a broken pipe."""
+    from hscore.study.executors.pool import PoolExecutor
+
+    pool = PoolExecutor(1)
+    try:
+        dead = pool.slots[0]["process"]
+        dead.kill()
+        dead.join(10)
+        pool.start([Job(step=None, identity={})])         # no Step: the worker answers with a failure
+        results = []
+        deadline = time.monotonic() + 120
+        while not results and time.monotonic() < deadline:
+            results = pool.wait(1.0)
+        assert len(results) == 1 and results[0].error and "died" not in results[0].error
+        assert pool.slots[0]["process"].pid != dead.pid and pool.slots[0]["process"].is_alive()
+        assert "an idle worker process died" in capsys.readouterr().err
+    finally:
+        pool.close()

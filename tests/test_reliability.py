@@ -119,6 +119,20 @@ def _processes(proc: subprocess.Popen):
     return [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
 
 
+def _busy_worker(processes, proc: subprocess.Popen, timeout: float = 600):
+    """A worker in the middle of a step: the one holding a step's lock (an idle worker holds none)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        for p in processes[1:]:
+            try:
+                if "spawn_main" in " ".join(p.cmdline()) and any(f.path.endswith(".lock") for f in p.open_files()):
+                    return p
+            except Exception:  # noqa: BLE001 - a process that ended meanwhile
+                continue
+        time.sleep(0.02)
+    raise AssertionError("no worker was found running a step")
+
+
 def _all_gone(processes, within: float = GONE_WITHIN) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -163,8 +177,7 @@ def test_kill_then_resume_is_bit_identical(reference, tmp_path, point):
     _wait_for(when, proc)
     processes = _processes(proc)
     if point == "one worker":
-        worker = next(p for p in processes[1:] if "spawn_main" in " ".join(p.cmdline()))
-        worker.kill()
+        _busy_worker(processes, proc).kill()
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 2 and "worker process died" in err and err.count("hscore: error") == 1
     else:

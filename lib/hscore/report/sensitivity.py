@@ -55,6 +55,28 @@ def plot_movement(table, title: str):
     return fig
 
 
+def _measured(pair: PairResults) -> dict:
+    """What the chapter and the README's answer read for one pair: the movement table, the phase-2
+    comparisons of the moved tickets, and the sentences computed from them."""
+    cfg = pair.cfg
+    task = get_task(cfg.task, cfg.declared)
+    base, variants = pair.dynamics(), pair.variant_dynamics()
+    table = sensitivity.movement_table(base, variants, changed(cfg), pair.variant_runs(), task.metric)
+    info = pair.subsets().info
+    ticket = pair.subsets().winning_ticket.name
+    moved = sensitivity.moved_comparisons(pair.predictions(), pair.phase2(), info, task.metric, ticket)
+    size = pair.subsets().size(pair.subsets().winning_ticket)
+    lines = sensitivity.sentences(table, moved, cfg.runs, size, pair.subsets().n_full)
+    return {"task": task, "base": base, "variants": variants, "table": table, "info": info, "moved": moved,
+            "size": size, "sentences": lines}
+
+
+def answer(profile: str) -> list[tuple[str, list[str]]]:
+    """Per finished pair (``model / task``), the chapter's sentences: the README's answer for the profile."""
+    return [(f"{p.cfg.model} / {p.cfg.task}", _measured(p)["sentences"]) for p in sensitivity_pairs(profile)
+            if p.runs["select"].done]
+
+
 def show_sensitivity(profile: str) -> None:
     pairs = sensitivity_pairs(profile)
     if not pairs:
@@ -65,15 +87,10 @@ def show_sensitivity(profile: str) -> None:
         if not pair.runs["select"].done:
             display(Markdown("*The scoring runs are not all done yet.*"))
             continue
-        task = get_task(cfg.task, cfg.declared)
-        base, variants = pair.dynamics(), pair.variant_dynamics()
-        table = sensitivity.movement_table(base, variants, changed(cfg), pair.variant_runs(), task.metric)
-        info = pair.subsets().info
-        ticket = pair.subsets().winning_ticket.name
-        moved = sensitivity.moved_comparisons(pair.predictions(), pair.phase2(), info, task.metric, ticket)
-        size = pair.subsets().size(pair.subsets().winning_ticket)
-        display(Markdown("\n".join(f"- {line}" for line in
-                                   sensitivity.sentences(table, moved, cfg.runs, size, pair.subsets().n_full))))
+        m = _measured(pair)
+        task, base, variants, table, info, moved, size = (m[k] for k in ("task", "base", "variants", "table", "info",
+                                                                        "moved", "size"))
+        display(Markdown("\n".join(f"- {line}" for line in m["sentences"])))
         display(Markdown("**How far the ticket moves.** Each setting's ticket against the pair's own ticket from "
                          "the same seeds and run count; *other seeds* is the pair's last runs against its first, "
                          "the noise every other row is read against:"))

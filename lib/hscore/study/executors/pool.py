@@ -114,10 +114,24 @@ class PoolExecutor(Executor):
     def free(self) -> int:
         return sum(s["job"] is None for s in self.slots)
 
+    def _respawn(self, s: dict) -> dict:
+        """A fresh worker in the slot of one that died."""
+        s["conn"].close()
+        fresh = self._spawn(s["slot"])
+        self.slots[self.slots.index(s)] = fresh
+        return fresh
+
     def start(self, jobs: list[Job]) -> None:
         idle = [s for s in self.slots if s["job"] is None]
         for slot, job in zip(idle, jobs):
-            slot["conn"].send(job)
+            try:
+                slot["conn"].send(job)
+            except (BrokenPipeError, OSError):
+                # it died while idle (killed, out of memory): nothing of the job ran; a fresh worker takes it
+                code = slot["process"].exitcode if not slot["process"].is_alive() else None
+                tqdm.write(f"hscore: an idle worker process died (exit code {code}); replaced", file=sys.stderr)
+                slot = self._respawn(slot)
+                slot["conn"].send(job)
             slot["job"] = job
 
     def wait(self, timeout: float) -> list[Result]:
@@ -146,7 +160,7 @@ class PoolExecutor(Executor):
             if s["process"].sentinel in ready or not s["process"].is_alive():
                 code = s["process"].exitcode
                 out.append(Result(job, error=f"its worker process died (exit code {code}: killed, or out of memory)"))
-                self.slots[self.slots.index(s)] = self._spawn(s["slot"])
+                self._respawn(s)
         return out
 
     def close(self, cancel: bool = False) -> None:

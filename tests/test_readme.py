@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from hscore import config, paths
 from hscore.__main__ import COMMANDS
 from hscore.report import book
@@ -41,7 +43,8 @@ def test_the_book_pages_it_points_to_exist():
     """Every *Page* the README names is a page of the book: a Markdown page's H1 or a notebook page's title."""
     titles = [re.search(r"^# (.+)$", p.read_text(), re.M).group(1) for p in paths.book_dir().glob("*.md")
               if p.name[0] != "_" and p.name != "README.md"]
-    titles += [*book.PROFILE_NOTEBOOKS.values(), *book.GUIDE_NOTEBOOKS.values()]
+    titles += [*book.PROFILE_NOTEBOOKS.values(), *book.GUIDE_NOTEBOOKS.values(),
+               *(title for title, _ in book.OPTIONAL_NOTEBOOKS.values())]
     named = {" ".join(page.split()) for page in re.findall(r"(?<!\*)\*([A-Z][^*]+)\*(?!\*)", README)}
     assert len(named) >= 5
     for page in named:
@@ -53,6 +56,16 @@ def test_the_findings_are_those_make_findings_wrote():
     assert findings.strip() in README
     image = re.search(r"\]\((benchmarks/findings/default\.png)\)", findings).group(1)
     assert (paths.REPO / image).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("profile", ["sensitivity", "transfer"])
+def test_the_question_profiles_answers_and_times_are_the_latest_records(profile):
+    """The sensitivity and transfer answers are the sentences ``make findings PROFILE=...`` wrote from
+    their fresh-clone runs, and their times the fresh-clone records."""
+    findings = (paths.BENCHMARKS / "findings" / f"{profile}.md").read_text()
+    assert findings.strip() in README and findings.count("\n- ") >= 4
+    latest = max((r for r in RECORDS if r["profile"] == profile), key=lambda r: r["date"])
+    assert f"`PROFILE={profile}` took **{_minutes(latest['wall_seconds'])}**" in README
 
 
 def test_the_reproduce_time_is_the_latest_fresh_clone_record():

@@ -17,6 +17,7 @@ from hscore.errors import ConfigError, UnknownNameError
 from hscore.pruning.cheaper import h_from, jaccard, ticket
 from hscore.pruning.variants import against, most_moved
 from hscore.report import book
+from hscore.report import sensitivity as report_sensitivity
 from hscore.study import plan
 from hscore.study.results import PairResults
 
@@ -176,6 +177,21 @@ def test_variants_run_beside_the_pair_and_the_ticket_that_moved_most_trains(sens
     assert rc == 2 and "2 finished step(s)" in err and "lr: 0.001 -> 0.002" in err
 
 
+def test_the_readmes_sensitivity_answer_is_the_chapters_sentences(sens_run, tmp_path, capsys):
+    pair = sens_run
+    assert main(["findings", "--profile", "tiny-sens", "--out", str(tmp_path)]) == 0
+    written = (tmp_path / "tiny-sens.md").read_text()
+    assert not (tmp_path / "tiny-sens.png").exists()
+    table = sensitivity.movement_table(pair.dynamics(), pair.variant_dynamics(), report_sensitivity.changed(pair.cfg),
+                                       pair.variant_runs(), "accuracy")
+    moved = sensitivity.moved_comparisons(pair.predictions(), pair.phase2(), pair.subsets().info, "accuracy",
+                                          pair.subsets().winning_ticket.name)
+    lines = sensitivity.sentences(table, moved, 4, pair.subsets().size(pair.subsets().winning_ticket), 40)
+    assert written.startswith("*`tiny-sens` profile, tiny-bert / rotten_tomatoes:*")
+    assert all(f"- {line}\n" in written for line in lines) and len(lines) >= 4
+    assert "1 pair (tiny-bert / rotten_tomatoes (40 examples)), 2 changed settings scored with 2 runs each" in written
+
+
 @pytest.mark.slow
 def test_the_sensitivity_chapter_reads_the_results(sens_run, tmp_path):
     out = book.execute_notebook("sensitivity", tmp_path / "sensitivity.ipynb", {"profile": "tiny-sens"})
@@ -210,6 +226,22 @@ def test_the_proxys_ticket_trains_the_pair_model(transfer_run):
     agreement = transfer.own_ticket(pair.dynamics(), pair.variant_dynamics()["own"])
     lines = transfer.sentences(table, pd.DataFrame([cost]), agreement, "minilm", "tiny-bert")
     assert any("costs" in line and "% of it in time" in line for line in lines) and len(lines) >= 5
+
+
+def test_the_readmes_transfer_answer_is_the_chapters_sentences(transfer_run, tmp_path):
+    assert main(["findings", "--profile", "tiny-transfer", "--out", str(tmp_path)]) == 0
+    written = (tmp_path / "tiny-transfer.md").read_text()
+    assert written.startswith("*`tiny-transfer` profile, tiny-bert on minilm's ticket: rotten_tomatoes:*")
+    bullets = [line for line in written.splitlines() if line.startswith("- ")]
+    assert len(bullets) >= 5 and any("% of it in time" in line for line in bullets)
+    assert any(line.startswith("- On validation, tiny-bert on minilm's ticket scores") for line in bullets)
+
+
+def test_findings_of_a_question_profile_before_its_runs_is_one_line(study_file, tmp_path, capsys):
+    study_file(_edit("tiny-sens"))
+    rc, err = _cli(capsys, "findings", "--profile", "tiny-sens", "--out", str(tmp_path / "findings"))
+    assert rc == 2 and err.count("\n") == 1 and "its runs are not done yet" in err
+    assert not (tmp_path / "findings").exists()
 
 
 @pytest.mark.slow

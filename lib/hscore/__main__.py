@@ -192,13 +192,20 @@ def _select(args) -> None:
 
 def _findings(args) -> None:
     from .analysis.findings import claims, finding_lines, overall, profile_findings
+    from .report import sensitivity, transfer
 
-    found = profile_findings(args.profile)
-    print(f"{args.profile}: {overall(found)}")
-    for line in finding_lines(found):
-        print("  " + line.replace("**", ""))
-    if found:
-        print(claims(found).to_string(index=False))
+    answers = sensitivity.answer(args.profile) + transfer.answer(args.profile)
+    for title, lines in answers:     # a profile that asks a question: its chapter's sentences
+        print(f"{args.profile}, {title}:")
+        for line in lines:
+            print("  " + line)
+    if not answers:
+        found = profile_findings(args.profile)
+        print(f"{args.profile}: {overall(found)}")
+        for line in finding_lines(found):
+            print("  " + line.replace("**", ""))
+        if found:
+            print(claims(found).to_string(index=False))
     if args.out:
         from .report.display import write_front_page_findings
 

@@ -209,13 +209,17 @@ def write_landing(profile: str) -> Path:
     """``book/_landing.md``, which the landing page includes: the answer of every profile in the book
     (findings, limits, claims; ``display.findings_markdown``), then what the book holds, both computed
     from the results and the table of contents."""
-    from .display import findings_markdown  # here: display loads matplotlib, which the other commands need not
+    from .display import findings_markdown, question_markdown  # here: display loads matplotlib
 
     profiles = book_profiles(profile)
     lines = []
     for name in profiles:
+        try:
+            question = question_markdown(name)
+        except HScoreError:
+            question = "*Its runs are not all done yet.*"
         lines += [f"## The answer of the `{name}` profile", "", config.describe(name), "",
-                  findings_markdown(name, level=3), ""]
+                  findings_markdown(name, level=3) if question is None else question, ""]
     lines += ["## What is in this book", "",
               "- *Method*: the score, the subsets and the baselines ({doc}`method`); how every number here "
               "was produced and how to produce your own ({doc}`reproduce`); the method on your own data "

@@ -184,9 +184,34 @@ def majority(pairs: list[PairResults]) -> dict:
     return majority_scores(pairs)
 
 
-def write_front_page_findings(profile: str, out: Path) -> tuple[Path, Path]:
+def question_markdown(profile: str) -> str | None:
+    """A question profile's answer (``sensitivity``: how far the ticket moves; ``transfer``: whether a
+    small model's ticket serves a larger one): per pair, the sentences its chapter computes from the
+    results, then what the profile cannot cover. None for a profile that asks no such question."""
+    from . import sensitivity, transfer
+
+    answers = sensitivity.answer(profile) + transfer.answer(profile)
+    if not answers:
+        if sensitivity.sensitivity_pairs(profile) or transfer.transfer_pairs(profile):
+            raise HScoreError(f"profile {profile}: its runs are not done yet (`hscore run --profile {profile}`)")
+        return None
+    text = "".join(f"*`{profile}` profile, {title}:*\n\n" + "".join(f"- {line}\n" for line in lines) + "\n"
+                   for title, lines in answers)
+    scope = sensitivity.scope(profile)
+    return text + (f"{scope}\n" if scope else "")
+
+
+def write_front_page_findings(profile: str, out: Path) -> tuple[Path, ...]:
     """The README's findings of a profile, re-made from its results: ``<out>/<profile>.md`` (the verdict
-    and the claims table) and ``<out>/<profile>.png`` (the summary figure, captioned in the Markdown)."""
+    and the claims table) and ``<out>/<profile>.png`` (the summary figure, captioned in the Markdown); for
+    a profile that asks how sensitive the ticket is or whether it transfers, ``<out>/<profile>.md`` with
+    its chapter's sentences."""
+    question = question_markdown(profile)
+    if question is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        page = out / f"{profile}.md"
+        page.write_text(question)
+        return (page,)
     pairs = profile_results(profile)
     found = profile_findings(profile, pairs)
     if not found:

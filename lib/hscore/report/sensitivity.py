@@ -71,6 +71,23 @@ def _measured(pair: PairResults) -> dict:
             "size": size, "sentences": lines}
 
 
+def scope(profile: str) -> str:
+    """What the profile covers and what it cannot at its size, computed from its configuration."""
+    configs = sensitivity_pairs(profile)
+    if not configs:
+        return ""
+    cfgs = [p.cfg for p in configs]
+    pairs = ", ".join(f"{c.model} / {c.task}" + (f" ({c.train_cap} examples)" if c.train_cap else "") for c in cfgs)
+    settings = sorted({v.name for c in cfgs for v in c.variants})
+    runs = sorted({v.runs or c.runs for c in cfgs for v in c.variants})
+    moved = max(c.moved_tickets for c in cfgs)
+    return (f"Measured on {len(cfgs)} pair{'s' if len(cfgs) > 1 else ''} ({pairs}), {len(settings)} changed settings "
+            f"scored with {'/'.join(map(str, runs))} runs each, and the {moved} tickets that moved most trained in "
+            f"phase 2. It cannot say how the ticket moves on other tasks or models, at the paper's sizes, with "
+            f"{max(c.runs for c in cfgs)}-run tickets under each setting, or how the score of the tickets that "
+            f"moved less changes.")
+
+
 def answer(profile: str) -> list[tuple[str, list[str]]]:
     """Per finished pair (``model / task``), the chapter's sentences: the README's answer for the profile."""
     return [(f"{p.cfg.model} / {p.cfg.task}", _measured(p)["sentences"]) for p in sensitivity_pairs(profile)
@@ -81,6 +98,8 @@ def show_sensitivity(profile: str) -> None:
     pairs = sensitivity_pairs(profile)
     if not pairs:
         display(Markdown("*No pair of this profile is scored at other settings (`variants:` in study.yaml).*"))
+    else:
+        display(Markdown(scope(profile)))
     for pair in pairs:
         cfg = pair.cfg
         display(Markdown(f"### {cfg.model} / {cfg.task}"))

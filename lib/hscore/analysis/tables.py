@@ -26,7 +26,8 @@ from ..study.results import PairResults
 from .stats import compare
 
 METHOD_LABELS = {"full": "full data", "hscore": "H-score", **{b.name: b.label for b in BASELINES.values()},
-                 "cheaper": "cheaper ticket", "phase1": "full data (phase-1 runs)"}
+                 "cheaper": "cheaper ticket", "phase1": "full data (phase-1 runs)",
+                 "moved": "ticket of a changed scoring setting"}
 FULL_COLUMNS = ("full data (phase-1 runs)", "full data (phase-2 settings)")
 
 

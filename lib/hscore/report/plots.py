@@ -167,7 +167,7 @@ def show_tradeoff(table: pd.DataFrame, split: str, metric: str, title: str, majo
                         f" {ours.iloc[0]['mean']:.1f}." if len(ours) > 1 else "."))
     show(plot_tradeoff(table, split, metric, title, majority), " ".join(words),
          f"Scatter plot of {split} {metric} against training-set size for "
-         + ", ".join(METHOD_LABELS[m] for m in part["method"].unique() if m != "full") + ".")
+         + ", ".join(METHOD_LABELS[m] for m in METHOD_STYLE if m != "full" and m in set(part["method"])) + ".")
 
 
 def plot_winning_tickets(summary: pd.DataFrame, majority: dict | None = None):

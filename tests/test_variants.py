@@ -283,3 +283,18 @@ def test_unknown_variant_model_names_the_known_ones(study):
     data["profiles"]["tiny-transfer"]["settings"]["variants"] = [{"name": "own", "checkpoint": "x", "colour": 1}]
     with pytest.raises(ConfigError, match="colour"):
         config.pair_config("tiny-transfer", "tiny-bert", "rotten_tomatoes", data)
+
+
+@pytest.mark.parametrize("jaccards, expected", [
+    ((0.6, 0.7), "None of the 2 settings moves it further than other seeds do"),
+    ((0.2, 0.3), "All 2 settings move it further than other seeds do."),
+    ((0.2, 0.7), "1 of 2 settings move it further than other seeds do (a); the rest stay within"),
+])
+def test_the_sentence_on_settings_against_the_seeds_noise(jaccards, expected):
+    row = {"changed": "x", "runs": 3, "spearman of H": 0.8, "ticket size": 30, "base ticket size": 32,
+           "largest class shift (points)": 1.0}
+    movement = pd.DataFrame([{**row, "setting": sensitivity.SEEDS, "jaccard": 0.5},
+                             *({**row, "setting": name, "jaccard": j} for name, j in zip("ab", jaccards))])
+    lines = sensitivity.sentences(movement, pd.DataFrame(), 6, 40, 100)
+    assert sum(expected in line for line in lines) == 1
+    assert f"moves the ticket most is {'a' if jaccards[0] <= jaccards[1] else 'b'}" in " ".join(lines)

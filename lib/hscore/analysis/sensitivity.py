@@ -149,9 +149,14 @@ def sentences(movement: pd.DataFrame, moved: pd.DataFrame, base_runs: int, base_
                    f"{first['base ticket size']}, Spearman of H {first['spearman of H']:.2f}, largest class shift "
                    f"{first['largest class shift (points)']:.1f} points.")
         if np.isfinite(floor):
-            names = ", ".join(below["setting"]) or "none"
-            out.append(f"{len(below)} of {len(settings)} settings move it further than other seeds do ({names}); the "
-                       f"rest stay within the seeds' own noise.")
+            if below.empty:
+                out.append(f"None of the {len(settings)} settings moves it further than other seeds do: every one "
+                           f"stays within the seeds' own noise.")
+            elif len(below) == len(settings):
+                out.append(f"All {len(settings)} settings move it further than other seeds do.")
+            else:
+                out.append(f"{len(below)} of {len(settings)} settings move it further than other seeds do "
+                           f"({', '.join(below['setting'])}); the rest stay within the seeds' own noise.")
     for _, r in moved.iterrows():
         verdict = {"higher": "higher, beyond noise", "lower": "lower, beyond noise", "within noise": "within noise"}[
             r["verdict"]]

@@ -318,17 +318,24 @@ def p_value(p: float) -> str:
 
 
 def comparison_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The comparisons as a reader scans them: A against B, both scores, the difference with its interval,
-    p, the verdict, what was resampled; one decimal."""
+    """The comparisons as a reader scans them: A (with its size, where the table has it) against B, both
+    scores, the difference with its interval, p, the verdict, what was resampled; one decimal. Narrow
+    enough for the book's page (the statistics, sensitivity and transfer chapters show it)."""
+    if "% of full" in table:
+        a = ("A (size)", [f"{a} ({p:.0f}%)" for a, p in zip(table["A"], table["% of full"])])
+    elif "A size" in table:
+        a = ("A (examples)", [f"{a} ({n:.0f})" for a, n in zip(table["A"], table["A size"])])
+    else:
+        a = ("A", table["A"])
     return pd.DataFrame({
-        "split": table["split"], "A (size)": [f"{a} ({p:.0f}%)" for a, p in zip(table["A"], table["% of full"])],
+        "split": table["split"], a[0]: a[1],
         "B": table["B"], "A score": table["A score"].map("{:.1f}".format),
         "B score": table["B score"].map("{:.1f}".format),
         "A - B (95% CI)": [f"{d:+.1f} ({lo:+.1f} to {hi:+.1f})" for d, lo, hi in
                            zip(table["A - B"], table["95% CI low"], table["95% CI high"])],
         "p": table["p"].map(p_value), "verdict": table["verdict"],
         "resampled": [f"{_count(s, 'seed')} x {e} examples" for s, e in
-                      zip(table["seeds"], table["examples"])]}).set_index(["split", "A (size)", "B"])
+                      zip(table["seeds"], table["examples"])]}).set_index(["split", a[0], "B"])
 
 
 def _heading(pair: PairResults) -> None:

@@ -16,7 +16,13 @@ from .. import config
 from ..analysis import sensitivity
 from ..data import get_task
 from ..study.results import PairResults
+from .display import comparison_display
 from .plots import show
+
+
+def readable(table):
+    """Two decimals, a blank where a number does not apply (the seeds' row has no runs of its own)."""
+    return table.round(2).astype(object).where(table.notna(), "")
 
 
 def sensitivity_pairs(profile: str) -> list[PairResults]:
@@ -113,9 +119,9 @@ def show_sensitivity(profile: str) -> None:
         display(Markdown("**How far the ticket moves.** Each setting's ticket against the pair's own ticket from "
                          "the same seeds and run count; *other seeds* is the pair's last runs against its first, "
                          "the noise every other row is read against:"))
-        display(table.round(3).set_index("setting"))
+        display(readable(table).set_index("setting"))
         seeds = table.loc[table["setting"] == sensitivity.SEEDS, "jaccard"]
-        low = table.sort_values("jaccard").iloc[0]
+        low = table[table["setting"] != sensitivity.SEEDS].sort_values("jaccard").iloc[0]
         show(plot_movement(table, f"{cfg.model} / {cfg.task}: the ticket under other settings"),
              f"How much of the pair's winning ticket each changed setting keeps (Jaccard overlap with the ticket "
              f"of the same seeds and run count). The ticket moves most under {low['setting']} "
@@ -124,7 +130,7 @@ def show_sensitivity(profile: str) -> None:
              "Horizontal bar chart of Jaccard overlap per setting.")
         display(Markdown("**Runs and epochs**, from the pair's recorded runs alone (its first r runs, its first e "
                          "epochs), against the full scoring:"))
-        display(sensitivity.runs_table(base).round(3).set_index(["runs", "epochs"]))
+        display(readable(sensitivity.runs_table(base)).set_index(["runs", "epochs"]))
         display(Markdown("**Classes** of every ticket (% of the ticket):"))
         tickets = sensitivity.variant_tickets(base, variants)
         display(sensitivity.ticket_classes(base.label, tickets, task.label_names).round(1).set_index("ticket"))
@@ -133,7 +139,7 @@ def show_sensitivity(profile: str) -> None:
             display(Markdown(f"**Phase 2 of the tickets that moved most**: {chosen}, each trained with the phase-2 "
                              f"settings and seeds beside the pair's own {info['moved']['runs']}-run ticket; 95% "
                              "intervals from a paired bootstrap over seeds and validation examples:"))
-            display(moved.round(2).set_index(["split", "A", "B"]))
+            display(comparison_display(moved))
         agreement = sensitivity.el2n_agreement(base, size)
         if agreement:
             runs = ", ".join(f"{v:.2f}" for v in agreement["spearman per run"])

@@ -16,6 +16,7 @@ from ..analysis import transfer
 from ..analysis.tables import tradeoff_table
 from ..data import get_task
 from ..study.results import PairResults
+from .display import comparison_display
 
 
 def transfer_pairs(profile: str) -> list[PairResults]:
@@ -63,7 +64,7 @@ def show_transfer(profile: str) -> None:
                 .set_index(["split", "method", "subset"]))
         display(Markdown("Every comparison, 95% intervals from a paired bootstrap over seeds and validation examples "
                          "(unpaired seeds where the two were trained with other seeds):"))
-        display(table.round(2).set_index(["split", "A", "B"]))
+        display(comparison_display(table))
         if not cost.empty:
             display(Markdown("**Cost** (wall times and FLOPs recorded on this machine, evaluation included):"))
             display(cost.round(1).T.rename(columns={0: cfg.pair}))

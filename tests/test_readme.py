@@ -65,7 +65,7 @@ def test_the_question_profiles_answers_and_times_are_the_latest_records(profile)
     findings = (paths.BENCHMARKS / "findings" / f"{profile}.md").read_text()
     assert findings.strip() in README and findings.count("\n- ") >= 4
     latest = max((r for r in RECORDS if r["profile"] == profile), key=lambda r: r["date"])
-    assert f"`PROFILE={profile}` took **{_minutes(latest['wall_seconds'])}**" in README
+    assert f"PROFILE={profile}` took **{_minutes(latest['wall_seconds'])}**" in README
 
 
 def test_the_reproduce_time_is_the_latest_fresh_clone_record():

@@ -83,7 +83,7 @@ def sentences(table: pd.DataFrame, cost: pd.DataFrame, agreement: dict | None, p
     for _, r in table.iterrows():
         out.append(f"On {r['split']}, {r['A']} scores {r['A score']:.1f} against {r['B score']:.1f} for {r['B']}: "
                    f"{r['A - B']:+.1f} points (95% CI {r['95% CI low']:+.1f} to {r['95% CI high']:+.1f}, {r['seeds']} "
-                   f"seed(s) x {r['examples']} examples), {verdict[r['verdict']]}.")
+                   f"seed{'s' if r['seeds'] != 1 else ''} x {r['examples']} examples), {verdict[r['verdict']]}.")
     if not cost.empty:
         c = cost.iloc[0]
         per_run, measured = c["own scoring per run (s)"], int(c["own scoring runs measured"])
@@ -94,11 +94,11 @@ def sentences(table: pd.DataFrame, cost: pd.DataFrame, agreement: dict | None, p
                    f"time and {flop_share:.0f}% in FLOPs.")
         if np.isfinite(c["later runs to pay back proxy scoring"]):
             proxy_runs, own_runs = c["later runs to pay back proxy scoring"], c["later runs to pay back own scoring"]
-            out.append(f"A {model} run on the ticket saves {c['saved per later run (s)']:.0f} s against the full set, "
+            out.append(f"Each {model} run on the ticket saves {c['saved per later run (s)']:.0f} s against the full set, "
                        f"so the proxy's scoring pays for itself after {proxy_runs:.1f} later runs, and {model}'s own "
                        f"after {own_runs:.1f}.")
         else:
-            out.append(f"A {model} run on the ticket saves no time against the full set here.")
+            out.append(f"Each {model} run on the ticket saves no time against the full set here.")
     if agreement:
         out.append(f"{model}'s own ticket from {agreement['runs']} runs overlaps {proxy}'s from as many by Jaccard "
                    f"{agreement['jaccard']:.2f} (Spearman of H {agreement['spearman of H']:.2f}; tickets of "

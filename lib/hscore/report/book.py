@@ -42,7 +42,10 @@ OPTIONAL_NOTEBOOKS = {
 }
 GUIDE_NOTEBOOKS = {"trainer": "Score your own Trainer run"}  # notebook -> page under Method; reads benchmarks/
 MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-static-mathjax package
-GPU_CHECK_PAGE = "_gpu_check.md"   # benchmarks/gpu/README.md, copied at build time for book/reproduce.md
+# The records the *Reproducing* page includes, copied into the book's source at build time:
+# book file <- benchmarks file (the GPU check's page; the question profiles' answers, by `make findings`)
+RECORD_PAGES = {"_gpu_check.md": "gpu/README.md", "_sensitivity.md": "findings/sensitivity.md",
+                "_transfer.md": "findings/transfer.md"}
 LANDING_PAGE = "_landing.md"       # the answer of each profile in the book, written at build time for intro.md
 
 
@@ -237,12 +240,14 @@ def write_landing(profile: str) -> Path:
     return path
 
 
-def install_gpu_check() -> Path:
-    """Copy the GPU check's page (``benchmarks/gpu/README.md``, written by ``make gpu-check``) to where the
-    *Reproducing* page includes it from (``book/_gpu_check.md``)."""
-    target = paths.book_dir() / GPU_CHECK_PAGE
-    shutil.copyfile(paths.BENCHMARKS / "gpu" / "README.md", target)
-    return target
+def install_records() -> list[Path]:
+    """Copy the records the *Reproducing* page includes (``RECORD_PAGES``: the GPU check's page written by
+    ``make gpu-check``, the sensitivity and transfer answers written by ``make findings``) into the book."""
+    out = []
+    for name, source in RECORD_PAGES.items():
+        out.append(paths.book_dir() / name)
+        shutil.copyfile(paths.BENCHMARKS / source, out[-1])
+    return out
 
 
 def build(profile: str) -> Path:
@@ -250,7 +255,7 @@ def build(profile: str) -> Path:
     write_toc(profile)
     write_landing(profile)
     install_mathjax()
-    install_gpu_check()
+    install_records()
     book = paths.book_dir()
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(book), "--builder", "html",
            "-W", "-n", "--keep-going"]

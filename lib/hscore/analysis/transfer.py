@@ -94,9 +94,9 @@ def sentences(table: pd.DataFrame, cost: pd.DataFrame, agreement: dict | None, p
                    f"time and {flop_share:.0f}% in FLOPs.")
         if np.isfinite(c["later runs to pay back proxy scoring"]):
             proxy_runs, own_runs = c["later runs to pay back proxy scoring"], c["later runs to pay back own scoring"]
-            out.append(f"Each {model} run on the ticket saves {c['saved per later run (s)']:.0f} s against the full set, "
-                       f"so the proxy's scoring pays for itself after {proxy_runs:.1f} later runs, and {model}'s own "
-                       f"after {own_runs:.1f}.")
+            out.append(f"Each {model} run on the ticket saves {c['saved per later run (s)']:.0f} s against the full "
+                       f"set, so the proxy's scoring pays for itself after {proxy_runs:.1f} later runs, and "
+                       f"{model}'s own after {own_runs:.1f}.")
         else:
             out.append(f"Each {model} run on the ticket saves no time against the full set here.")
     if agreement:

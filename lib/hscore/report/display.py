@@ -317,6 +317,12 @@ def p_value(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """Two decimals, a blank where a number does not apply (a full set has no H range, the seeds' row of
+    the sensitivity table no runs of its own)."""
+    return table.round(2).astype(object).where(table.notna(), "")
+
+
 def comparison_display(table: pd.DataFrame) -> pd.DataFrame:
     """The comparisons as a reader scans them: A (with its size, where the table has it) against B, both
     scores, the difference with its interval, p, the verdict, what was resampled; one decimal. Narrow

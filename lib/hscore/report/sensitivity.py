@@ -16,13 +16,8 @@ from .. import config
 from ..analysis import sensitivity
 from ..data import get_task
 from ..study.results import PairResults
-from .display import comparison_display
+from .display import comparison_display, readable
 from .plots import show
-
-
-def readable(table):
-    """Two decimals, a blank where a number does not apply (the seeds' row has no runs of its own)."""
-    return table.round(2).astype(object).where(table.notna(), "")
 
 
 def sensitivity_pairs(profile: str) -> list[PairResults]:

@@ -16,7 +16,7 @@ from ..analysis import transfer
 from ..analysis.tables import tradeoff_table
 from ..data import get_task
 from ..study.results import PairResults
-from .display import comparison_display
+from .display import comparison_display, readable
 
 
 def transfer_pairs(profile: str) -> list[PairResults]:
@@ -60,7 +60,7 @@ def show_transfer(profile: str) -> None:
         task, results, table, cost = m["task"], m["results"], m["table"], m["cost"]
         display(Markdown("\n".join(f"- {line}" for line in m["sentences"])))
         display(Markdown(f"Mean and spread over the phase-2 seeds ({cfg.model}), in {task.metric}:"))
-        display(tradeoff_table(results[results["metric"] == task.metric]).round(2)
+        display(readable(tradeoff_table(results[results["metric"] == task.metric]))
                 .set_index(["split", "method", "subset"]))
         display(Markdown("Every comparison, 95% intervals from a paired bootstrap over seeds and validation examples "
                          "(unpaired seeds where the two were trained with other seeds):"))

@@ -18,8 +18,9 @@
 - ``check --gpu``: the GPU check (``hscore.gpu_check``; ``make gpu-check``): the CUDA tests, the engine's
   speed against the Trainer, the ``gpu-kinds`` profile, a record and a page under ``benchmarks/gpu/``;
   ``--dry-run`` says what it would run and checks its packages on any machine.
-- ``findings``: the profile's answer from its results (verdict, claims table) in the terminal; with
-  ``--out DIR`` also ``DIR/<profile>.md`` and ``.png``, what the README shows (``make findings``).
+- ``findings``: the profile's answer from its results (verdict, claims table; for ``sensitivity`` and
+  ``transfer``, their chapter's sentences) in the terminal; with ``--out DIR`` also ``DIR/<profile>.md``
+  (and ``.png`` for a verdict), what the README shows (``make findings``).
 - ``pairs``: list the profile's model-task pairs. ``clean``: delete one profile's results and
   executed notebooks (where ``HSCORE_RESULTS_DIR`` and ``HSCORE_BOOK_DIR`` point), or with
   ``--stale`` only its stale and corrupt steps; it says what it deletes and asks (``--yes``: don't).

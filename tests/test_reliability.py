@@ -77,8 +77,11 @@ class Study:
                 "PYTHONUNBUFFERED": "1"}
 
     def start(self, *args) -> subprocess.Popen:
+        # Ctrl-C as in a terminal: SIGINT at its default even where the suite itself was started with it ignored
+        # (a background job of a non-interactive shell inherits SIGINT ignored, and so would every child)
         return subprocess.Popen([sys.executable, "-m", "hscore", *args], env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=self.root)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=self.root,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def run(self, *args, timeout: float = 900) -> tuple[int, str, str, float]:
         started = time.monotonic()

@@ -175,6 +175,25 @@ def test_book_renders_the_summary_table_and_figures_offline(smoke_book):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_findings_writes_the_verdict_claims_and_figure_of_a_profile(smoke_book, tmp_path, capsys, monkeypatch):
+    """``hscore findings --out`` (``make findings``) for a profile that asks no question of its own: the
+    verdict in the terminal, and the README's Markdown (verdict, claims table) with its figure, linked
+    from the page where the page lies outside the repository."""
+    from hscore.__main__ import main
+    from hscore.analysis.findings import claims, overall, profile_findings
+
+    monkeypatch.setenv("HSCORE_RESULTS_DIR", str(smoke_book["root"] / "results"))
+    assert main(["findings", "--profile", "smoke", "--out", str(tmp_path)]) == 0
+    found = profile_findings("smoke")
+    verdict = overall(found)
+    assert capsys.readouterr().out.startswith(f"smoke: {verdict}")
+    page = (tmp_path / "smoke.md").read_text()
+    assert page.startswith(f"**{verdict[0].upper() + verdict[1:]}.**")
+    assert all(f"| {claim} |" in page for claim in claims(found)["claim"])
+    assert (tmp_path / "smoke.png").stat().st_size > 10_000 and page.rstrip().endswith("(smoke.png)")
+
+
 def test_the_book_opens_with_the_answer_and_every_page_has_its_own_title(smoke_book):
     html_dir = smoke_book["index"].parent
     landing = (html_dir / "intro.html").read_text()

@@ -193,14 +193,12 @@ def _select(args) -> None:
 
 def _findings(args) -> None:
     from .analysis.findings import claims, finding_lines, overall, profile_findings
-    from .report import sensitivity, transfer
+    from .report.display import question_markdown, write_front_page_findings
 
-    answers = sensitivity.answer(args.profile) + transfer.answer(args.profile)
-    for title, lines in answers:     # a profile that asks a question: its chapter's sentences
-        print(f"{args.profile}, {title}:")
-        for line in lines:
-            print("  " + line)
-    if not answers:
+    question = question_markdown(args.profile)   # a profile that asks a question: its chapter's sentences
+    if question is not None:
+        print(question.replace("*", ""), end="")
+    else:
         found = profile_findings(args.profile)
         print(f"{args.profile}: {overall(found)}")
         for line in finding_lines(found):
@@ -208,9 +206,7 @@ def _findings(args) -> None:
         if found:
             print(claims(found).to_string(index=False))
     if args.out:
-        from .report.display import write_front_page_findings
-
-        for path in write_front_page_findings(args.profile, Path(args.out).resolve()):
+        for path in write_front_page_findings(args.profile, Path(args.out).resolve(), question):
             print(f"wrote {path}")
 
 

@@ -201,12 +201,11 @@ def question_markdown(profile: str) -> str | None:
     return text + (f"{scope}\n" if scope else "")
 
 
-def write_front_page_findings(profile: str, out: Path) -> tuple[Path, ...]:
+def write_front_page_findings(profile: str, out: Path, question: str | None) -> tuple[Path, ...]:
     """The README's findings of a profile, re-made from its results: ``<out>/<profile>.md`` (the verdict
     and the claims table) and ``<out>/<profile>.png`` (the summary figure, captioned in the Markdown); for
-    a profile that asks how sensitive the ticket is or whether it transfers, ``<out>/<profile>.md`` with
-    its chapter's sentences."""
-    question = question_markdown(profile)
+    a profile that asks how sensitive the ticket is or whether it transfers, ``<out>/<profile>.md`` holds
+    ``question``, its answer as ``question_markdown`` made it (None: the profile asks no such question)."""
     if question is not None:
         out.mkdir(parents=True, exist_ok=True)
         page = out / f"{profile}.md"
@@ -224,9 +223,12 @@ def write_front_page_findings(profile: str, out: Path) -> tuple[Path, ...]:
     plt.close(fig)
     scale = " ".join(line for line in limits(profile) if not line.startswith("Phase 2"))
     verdict = overall(found)
+    # the README quotes the page, so inside the repository the figure is linked from its root; elsewhere
+    # it is linked from the page itself, beside it
+    link = figure.relative_to(paths.REPO).as_posix() if figure.is_relative_to(paths.REPO) else figure.name
     text = (f"**{verdict[0].upper() + verdict[1:]}.** {scale}\n\n" + _markdown_table(claims(found))
             + "\n\n![The winning ticket against full data and the baselines of its size, per pair, mean and sd "
-            f"over seeds; dotted, the majority class]({figure.relative_to(paths.REPO).as_posix()})\n\n")
+            f"over seeds; dotted, the majority class]({link})\n\n")
     page = out / f"{profile}.md"
     page.write_text(text)
     return page, figure

@@ -20,10 +20,13 @@ from .display import comparison_display, readable
 from .plots import show
 
 
-def sensitivity_pairs(profile: str) -> list[PairResults]:
+def sensitivity_configs(profile: str) -> list:
     """The profile's pairs scored at other settings (not by a proxy model: that is the transfer chapter)."""
-    return [PairResults(cfg) for cfg in config.profile_configs(profile) if cfg.variants and
-            cfg.scoring_checkpoint is None]
+    return [cfg for cfg in config.profile_configs(profile) if cfg.variants and cfg.scoring_checkpoint is None]
+
+
+def sensitivity_pairs(profile: str) -> list[PairResults]:
+    return [PairResults(cfg) for cfg in sensitivity_configs(profile)]
 
 
 def changed(cfg) -> dict[str, str]:
@@ -74,10 +77,9 @@ def _measured(pair: PairResults) -> dict:
 
 def scope(profile: str) -> str:
     """What the profile covers and what it cannot at its size, computed from its configuration."""
-    configs = sensitivity_pairs(profile)
-    if not configs:
+    cfgs = sensitivity_configs(profile)
+    if not cfgs:
         return ""
-    cfgs = [p.cfg for p in configs]
     pairs = ", ".join(f"{c.model} / {c.task}" + (f" ({c.train_cap} examples)" if c.train_cap else "") for c in cfgs)
     settings = sorted({v.name for c in cfgs for v in c.variants})
     runs = sorted({v.runs or c.runs for c in cfgs for v in c.variants})
@@ -108,8 +110,8 @@ def show_sensitivity(profile: str) -> None:
             display(Markdown("*The scoring runs are not all done yet.*"))
             continue
         m = _measured(pair)
-        task, base, variants, table, info, moved, size = (m[k] for k in ("task", "base", "variants", "table", "info",
-                                                                        "moved", "size"))
+        task, base, variants, table, info, moved, size = (m["task"], m["base"], m["variants"], m["table"], m["info"],
+                                                          m["moved"], m["size"])
         display(Markdown("\n".join(f"- {line}" for line in m["sentences"])))
         display(Markdown("**How far the ticket moves.** Each setting's ticket against the pair's own ticket from "
                          "the same seeds and run count; *other seeds* is the pair's last runs against its first, "

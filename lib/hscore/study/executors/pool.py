@@ -128,8 +128,8 @@ class PoolExecutor(Executor):
                 slot["conn"].send(job)
             except (BrokenPipeError, OSError):
                 # it died while idle (killed, out of memory): nothing of the job ran; a fresh worker takes it
-                code = slot["process"].exitcode if not slot["process"].is_alive() else None
-                tqdm.write(f"hscore: an idle worker process died (exit code {code}); replaced", file=sys.stderr)
+                tqdm.write(f"hscore: an idle worker process died (exit code {slot['process'].exitcode}); replaced",
+                           file=sys.stderr)
                 slot = self._respawn(slot)
                 slot["conn"].send(job)
             slot["job"] = job

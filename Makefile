@@ -1,5 +1,6 @@
 # The study's entry points. Every target sets up .venv first (pinned versions, CPU-friendly).
-#   make reproduce [PROFILE=default|offline-kinds|smoke|paper] [EXECUTOR=local|slurm] [JOBS=N] [ALLOW_CPU=1]
+#   make reproduce [PROFILE=default|offline-kinds|smoke|paper|sensitivity|transfer|gpu-kinds]
+#                  [EXECUTOR=local|slurm] [JOBS=N] [ALLOW_CPU=1]
 #   make test                                                      the test suite (CI runs this)
 # See README.md for the rest.
 
@@ -19,7 +20,7 @@ endif
 	gpu-wheels pairs clean-results clean-book clean distclean
 
 help:
-	@sed -n '2,4p' Makefile; echo; grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+	@sed -n '2,5p' Makefile; echo; grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
 
 $(VENV)/.installed: requirements.lock requirements-data.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -9,21 +9,22 @@ import pytest
 import torch
 
 from hscore import config
+from hscore.data import bigbench
 
 # The test machine has two cores shared with other jobs: one intra-op thread avoids oversubscription,
 # which otherwise slows tiny models down by an order of magnitude (and keeps runs bit-reproducible).
 torch.set_num_threads(1)
 
 
-# A small cut of the bigbench archive's files (tests/fixtures/make_bigbench_fixture.py): the offline
-# tasks squad_dev, social_iqa and vitaminc read it instead of downloading the 358 MB archive.
-FIXTURE_DATA = Path(__file__).parent / "fixtures"
+# The real cut of the bigbench archive's files that ships in the package (lib/hscore/data/sample): as the
+# data folder, the tasks squad_dev, social_iqa and vitaminc read it instead of the 358 MB archive.
+FIXTURE_DATA = bigbench.SAMPLE
 
 
 @pytest.fixture(autouse=True)
 def results_dir(tmp_path, monkeypatch):
     """Every test writes its results under its own tmp_path, never into the repository's results/,
-    and reads the bigbench tasks from the committed fixture, never from the network."""
+    and reads the bigbench tasks from the cut shipped in the package, never from the network."""
     root = tmp_path / "results"
     monkeypatch.setenv("HSCORE_RESULTS_DIR", str(root))
     monkeypatch.setenv("HSCORE_DATA_DIR", str(FIXTURE_DATA))

@@ -18,7 +18,7 @@ from hscore.data import bigbench
 from hscore.errors import DataUnavailableError
 from hscore.files import file_sha256
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = bigbench.SAMPLE
 REAL_DOWNLOAD = bigbench.download_archive
 
 

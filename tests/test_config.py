@@ -25,8 +25,8 @@ def test_pairs_in_study_order(study):
     paper_tasks = ("mnli", "sst2", "snli", "squad_v2", "race")
     assert config.pairs("paper", study) == [("roberta-large", t) for t in paper_tasks] + \
         [("opt-350m", t) for t in paper_tasks]
-    assert config.pairs("smoke", study) == [("minilm", t) for t in ("rotten_tomatoes", "bbc_news", "squad_dev",
-                                                                     "social_iqa")]
+    assert config.pairs("smoke", study) == [("minilm", t) for t in ("rotten_tomatoes", "bbc_news", "squad_dev_sample",
+                                                                     "social_iqa_sample")]
 
 
 def test_paper_profile_merges_pair_settings(study):
@@ -69,7 +69,7 @@ def test_paper_profile_squad_and_race_settings(study):
 def test_fixed_schedule_and_score_unit_resolve(study):
     changed = _with(study, "smoke", score_unit="example",
                     phase1={"fixed_schedule": [988, 16473], "adam_betas": [0.9, 0.98], "grad_accum": 4})
-    cfg = config.pair_config("smoke", "minilm", "squad_dev", changed)
+    cfg = config.pair_config("smoke", "minilm", "squad_dev_sample", changed)
     assert cfg.score_unit == "example"
     assert cfg.phase1.fixed_schedule == (988, 16473) and cfg.phase1.adam_betas == (0.9, 0.98)
     assert cfg.phase1.grad_accum == 4 and cfg.phase2.grad_accum == 1

@@ -137,7 +137,7 @@ def test_recording_a_qa_scoring_run_costs_only_its_buffers(tiny_tokenizer, capsy
     """Peak GPU memory of a QA scoring run with and without recording (the SQuAD cut of
     tests/fixtures): recording adds about its buffers (epochs x windows x (flag, gold probability, and
     logits where the kind records them)), allocated on the device once, not a copy per step."""
-    cfg = dataclasses.replace(config.pair_config("smoke", "minilm", "squad_dev"), model="tiny-bert",
+    cfg = dataclasses.replace(config.pair_config("smoke", "minilm", "squad_dev_sample"), model="tiny-bert",
                               checkpoint="random:tiny-bert", train_cap=24, max_length=96, doc_stride=32)
     data = prepare(cfg)
     hp = dataclasses.replace(cfg.phase1, epochs=2, batch_size=8)

@@ -112,8 +112,8 @@ def test_task_metadata():
     assert BUILTIN["race"].eval_splits == ("test", "validation")
     assert all(name == t.name for name, t in BUILTIN.items())
     kinds = {name: t.kind for name, t in BUILTIN.items()}
-    assert {n for n, k in kinds.items() if k == "extractive_qa"} == {"squad_v2", "squad_dev"}
-    assert {n for n, k in kinds.items() if k == "multiple_choice"} == {"race", "social_iqa"}
+    assert {n for n, k in kinds.items() if k == "extractive_qa"} == {"squad_v2", "squad_dev", "squad_dev_sample"}
+    assert {n for n, k in kinds.items() if k == "multiple_choice"} == {"race", "social_iqa", "social_iqa_sample"}
     for t in BUILTIN.values():
         assert t.metric == ("f1" if t.kind == "extractive_qa" else "accuracy"), t.name
     assert BUILTIN["squad_v2"].label_names == ("unanswerable", "answerable")

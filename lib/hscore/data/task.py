@@ -26,6 +26,12 @@ class Task:
     source: str                              # where the data comes from, for the book
     eval_options: dict = field(default_factory=dict)  # kind-specific evaluation options (QA: null_answers)
     declared: TaskSpec | None = None         # the declaration of a task declared as data (hscore.data.declared)
+    missing: Callable[[], str] | None = None  # '' when its data can be had, else one line saying what it needs;
+                                              # cheap, asked before anything trains (None: not checkable)
+
+    def data_problem(self) -> str:
+        """'' when the task's data can be loaded here, as far as a cheap check can tell, else what it needs."""
+        return self.missing() if self.missing is not None else ""
 
     @property
     def num_labels(self) -> int:

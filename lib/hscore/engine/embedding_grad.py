@@ -43,15 +43,27 @@ class _Lookup(torch.autograd.Function):
         return None, None, None
 
 
+def _forward(self, ids):
+    """The lookup of a kept embedding: ``_Lookup`` while a gradient is wanted, else the plain one."""
+    if not (torch.is_grad_enabled() and self.weight.requires_grad):
+        return F.embedding(ids, self.weight, self.padding_idx)
+    return _Lookup.apply(ids, self.weight, self)
+
+
+_KEPT: dict[type, type] = {}   # an embedding class -> its kept subclass, made once per class
+
+
 def keep(embedding: torch.nn.Embedding) -> None:
-    """Make ``embedding`` accumulate its weight's gradient in place (idempotent)."""
-    if getattr(embedding, "_hscore_grad", False) is not False:
+    """Make ``embedding`` accumulate its weight's gradient in place (idempotent).
+
+    The module's class becomes a subclass whose ``forward`` is ``_forward``; nothing refers back to
+    the module from its own attributes (a closure set as ``embedding.forward`` would, and that
+    reference cycle kept every finished run's embedding and gradient buffer alive until the cyclic
+    garbage collector happened to run)."""
+    cls = type(embedding)
+    if cls in _KEPT.values():
         return
+    if cls not in _KEPT:
+        _KEPT[cls] = type(f"Kept{cls.__name__}", (cls,), {"forward": _forward, "__module__": __name__})
     embedding._hscore_grad = None
-
-    def forward(ids):
-        if not (torch.is_grad_enabled() and embedding.weight.requires_grad):
-            return F.embedding(ids, embedding.weight, embedding.padding_idx)
-        return _Lookup.apply(ids, embedding.weight, embedding)
-
-    embedding.forward = forward
+    embedding.__class__ = _KEPT[cls]

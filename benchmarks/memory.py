@@ -1,0 +1,128 @@
+"""Peak memory of one process that trains many runs: does a finished run leave anything alive?
+
+Two measurements, each in a fresh process of its own (``python -m hscore ...`` or a short script),
+its peak resident set size read from the operating system (``getrusage(RUSAGE_CHILDREN)``, the
+largest child's maximum RSS):
+
+- ``runs``: one pair's phase-2 runs, one after another in one process (``hscore.study.steps``'s own
+  ``_fine_tune_run``, the smoke profile's first pair, its 64 training rows), the RSS after each run;
+  a leak shows as growth run after run, nothing leaked as a flat line after the first;
+- ``profile``: the whole smoke profile in one process (``hscore run --profile smoke --jobs 1``, a
+  fresh results folder), and one scoring run alone (``--pair ... --stage score`` with
+  ``phase1.seeds`` cut to one seed): the profile's peak against one run's.
+
+``--lib DIR`` measures another checkout's ``lib`` (the code before a change) with the same
+data; each checkout's own ``study.yaml``. Results are appended to ``benchmarks/memory.jsonl`` with the date, the code's commit and
+the versions; ``benchmarks/README.md`` quotes them.
+
+    python benchmarks/memory.py [--lib OTHER/lib] [--label before] [--runs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = Path(__file__).resolve().parent / "memory.jsonl"
+
+RUNS_SCRIPT = """
+import json, resource, sys
+import numpy as np
+import torch
+from hscore import config
+from hscore.engine.prepared import prepare
+from hscore.study import steps
+cfg = config.pair_config("smoke", "minilm", "rotten_tomatoes")
+data = prepare(cfg)
+rows = np.arange(len(data.train))
+for i in range(int(sys.argv[1])):
+    steps._fine_tune_run(data, rows, "phase2", 6666 + i, torch.device("cpu"), False, "run", None)
+    print(json.dumps({"run": i + 1, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
+          flush=True)
+"""
+
+
+def _peak_of(command: list[str], env: dict) -> tuple[float, str, float]:
+    """(peak RSS in MB of the command's process, its stdout, its wall seconds); it must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.monotonic()
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        print("note: this process's children had a larger peak before; the figure is a lower bound", file=sys.stderr)
+    return peak / 1024, proc.stdout, seconds
+
+
+def _env(lib: Path, study_file: Path, results: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HSCORE_")}
+    env.update(PYTHONPATH=str(lib), HSCORE_STUDY_FILE=str(study_file), HSCORE_RESULTS_DIR=str(results),
+               PYTHONUNBUFFERED="1", TQDM_DISABLE="1")
+    if os.environ.get("HSCORE_DATA_DIR"):
+        env["HSCORE_DATA_DIR"] = os.environ["HSCORE_DATA_DIR"]
+    return env
+
+
+def measure(lib: Path, runs: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        study = yaml.safe_load((lib.parent / "study.yaml").read_text())   # the checkout's own
+        study_file = tmp / "study.yaml"
+        study_file.write_text(yaml.safe_dump(study, sort_keys=False))
+        env = _env(lib, study_file, tmp / "results")
+
+        _, out, _ = _peak_of([sys.executable, "-c", RUNS_SCRIPT, str(runs)], env)
+        per_run = [round(json.loads(line)["rss_mb"]) for line in out.splitlines() if line.startswith("{")]
+
+        profile_peak, _, profile_seconds = _peak_of([sys.executable, "-m", "hscore", "run", "--profile", "smoke",
+                                                     "--jobs", "1"], env)
+
+        one = yaml.safe_load(study_file.read_text())
+        phase1 = one["profiles"]["smoke"]["settings"]["phase1"]
+        phase1["seeds"] = phase1["seeds"][:1]
+        study_file.write_text(yaml.safe_dump(one, sort_keys=False))
+        one_run_peak, _, _ = _peak_of([sys.executable, "-m", "hscore", "run", "--profile", "smoke", "--pair",
+                                       "minilm/rotten_tomatoes", "--stage", "score", "--jobs", "1"],
+                                      {**env, "HSCORE_RESULTS_DIR": str(tmp / "one")})
+    return {"rss_mb_after_each_phase2_run": per_run, "growth_mb_per_run_after_the_first":
+            round((per_run[-1] - per_run[0]) / max(len(per_run) - 1, 1), 1),
+            "smoke_profile_one_process_peak_mb": round(profile_peak), "smoke_profile_seconds": round(profile_seconds),
+            "one_scoring_run_peak_mb": round(one_run_peak)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lib", type=Path, default=REPO / "lib", help="the library to measure (default: this one)")
+    parser.add_argument("--label", default="after", help="what the record is (before, after, ...)")
+    parser.add_argument("--runs", type=int, default=8, help="phase-2 runs in one process")
+    args = parser.parse_args()
+    lib = args.lib.resolve()
+    commit = subprocess.run(["git", "-C", str(lib), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    import torch
+    import transformers
+    record = {"label": args.label, "date": time.strftime("%Y-%m-%d"), "commit": commit,
+              "dirty": bool(subprocess.run(["git", "-C", str(lib), "status", "--porcelain", "lib"],
+                                           capture_output=True, text=True).stdout.strip()),
+              "machine": f"{os.cpu_count()}-core {os.uname().machine} CPU",
+              "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+              **measure(lib, args.runs)}
+    print(json.dumps(record, indent=1))
+    with OUT.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

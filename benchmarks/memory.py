@@ -11,9 +11,9 @@ largest child's maximum RSS):
   fresh results folder), and one scoring run alone (``--pair ... --stage score`` with
   ``phase1.seeds`` cut to one seed): the profile's peak against one run's.
 
-``--lib DIR`` measures another checkout's ``lib`` (the code before a change) with the same
-data; each checkout's own ``study.yaml``. Results are appended to ``benchmarks/memory.jsonl`` with the date, the code's commit and
-the versions; ``benchmarks/README.md`` quotes them.
+``--lib DIR`` measures another checkout's ``lib`` (the code before a change) with the same data and
+that checkout's own ``study.yaml``. Results are appended to ``benchmarks/memory.jsonl`` with the date,
+the code's commit and the versions; ``benchmarks/README.md`` quotes them.
 
     python benchmarks/memory.py [--lib OTHER/lib] [--label before] [--runs 8]
 """

@@ -125,7 +125,7 @@ def _show_plan(plan) -> None:
                  for stage, n in states.items()]
         print(f"  {cfg.pair}: " + "; ".join(parts))
         if runs.data_problem:
-            print(f"    {runs.data_problem}")
+            print(f"    its data cannot be loaded: {runs.data_problem}")
         for line in PairResults(cfg, runs).ignored():
             print(f"    left out: {line}")
     counts = plan.counts()
@@ -136,9 +136,11 @@ def _show_plan(plan) -> None:
 def _run(plan, args) -> None:
     from .engine.device import pick_device
     from .study import executors
+    from .study.plan import check_sources
 
-    for cfg in plan.configs:  # stop before anything runs: no GPU where one is required
+    for cfg in plan.configs:  # stop before anything runs: no GPU where one is required, a source missing
         pick_device(cfg.require_gpu)
+    check_sources(plan)
     jobs = executors.resolve_jobs(args.jobs)
     cluster = None
     if args.executor != "local":
@@ -290,6 +292,7 @@ def main(argv=None) -> int:
                 print(f"{cfg.model}/{cfg.task}")
         elif args.command == "plan":
             _show_plan(plan)
+            plan_module.check_sources(plan)
         elif args.command == "findings":
             _findings(args)
         elif args.command == "score":

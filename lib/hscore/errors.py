@@ -66,3 +66,25 @@ class SlurmUnavailableError(HScoreError, RuntimeError):
 
 class DataError(HScoreError, ValueError):
     """A task's data cannot be used as it is (missing file or column, empty texts, one class, ...)."""
+
+
+EXCERPT = 60   # characters of a user's value an error message shows
+
+
+def excerpt(value, limit: int = EXCERPT) -> str:
+    """A user's value as a message shows it: on one line, cut to ``limit`` characters with its size
+    said (``'abc'... (5,242,964 characters)``), so no input can make an error long; text is quoted,
+    other values (numbers, lists) are not."""
+    quoted = isinstance(value, str)
+    text = value if quoted else str(value)
+    one_line = " ".join(text.split()) if ("\n" in text or "\r" in text) else text
+    shown = repr(one_line[:limit]) if quoted else one_line[:limit]
+    return shown if len(one_line) <= limit else f"{shown}... ({len(text):,} characters)"
+
+
+def excerpts(values, limit: int = 8) -> str:
+    """Several of a user's values (column names, labels), each an ``excerpt``, the first ``limit``
+    of them and how many more."""
+    values = list(values)
+    shown = ", ".join(excerpt(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")

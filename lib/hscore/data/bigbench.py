@@ -115,8 +115,8 @@ def missing() -> str:
     registry = ("the package registry no longer serves bigbench 1.0.0" if served is False
                 else "the package registry could not be asked for bigbench 1.0.0")
     return (f"needs BIG-bench 1.0.0's task files, which are not in {data_dir()}, and {registry}: put {ARCHIVE} "
-            f"({ARCHIVE_SIZE_MB} MB) there, or set HSCORE_DATA_DIR to a folder holding {ROOT}/<member> for "
-            f"{', '.join(m.rsplit('/', 2)[-2] for m in MEMBERS)}")
+            f"({ARCHIVE_SIZE_MB} MB) there, or set HSCORE_DATA_DIR to a folder holding its extracted files "
+            f"{ROOT}/bigbench/benchmark_tasks/<task>/... of {', '.join(m.rsplit('/', 2)[-2] for m in MEMBERS)}")
 
 
 def member_file(relpath: str, root: Path | None = None) -> Path:

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, excerpt, excerpts
 from ..files import atomic_write_table
 from ..metrics import METRICS
 from .hub import load_hub
@@ -178,7 +178,7 @@ def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
     except (ValueError, pd.errors.ParserError, OSError) as e:
         raise DataError(f"{path} could not be read as {fmt} ({str(e).splitlines()[0]})") from None
     if frame.empty:
-        raise DataError(f"{path} has a header ({', '.join(map(str, frame.columns))}) but no rows")
+        raise DataError(f"{path} has a header ({excerpts(frame.columns)}) but no rows")
     return frame
 
 
@@ -191,15 +191,22 @@ def _check_columns(frame: pd.DataFrame, spec: TaskSpec, where: str) -> None:
     wanted = spec.text_columns + [spec.label] + ([spec.id] if spec.id else [])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise DataError(f"{where}: no column {', '.join(map(repr, missing))}; its columns are: "
-                        f"{', '.join(map(str, frame.columns))}")
+        raise DataError(f"{where}: no column {excerpts(missing)}; its columns are: {excerpts(frame.columns)}")
     for column in spec.text_columns:
         values = frame[column].dropna()
         odd = values[~values.map(lambda v: isinstance(v, (str, int, float, np.integer, np.floating)))]
         if len(odd):
-            raise DataError(f"{where}: column {column!r} must hold one text per row, but row {odd.index[0]} holds "
-                            f"a {type(odd.iloc[0]).__name__} ({str(odd.iloc[0])[:60]}); join or convert it to text "
-                            "first")
+            kind = "list" if isinstance(odd.iloc[0], (list, tuple, np.ndarray)) else type(odd.iloc[0]).__name__
+            raise DataError(f"{where}: column {excerpt(column)} must hold one text per row, but row {odd.index[0]} "
+                            f"holds a {kind} ({excerpt(odd.iloc[0])}); join or convert it to text first")
+    for column in dict.fromkeys(wanted):   # written back as they came: one type per column
+        values = frame[column].dropna()
+        is_text = values.map(lambda v: isinstance(v, str)).to_numpy()
+        if is_text.any() and not is_text.all():
+            text, other = values[is_text], values[~is_text]
+            raise DataError(f"{where}: column {excerpt(column)} mixes text and numbers (row {text.index[0]} holds "
+                            f"{excerpt(text.iloc[0])}, row {other.index[0]} holds {excerpt(other.iloc[0])}); make it "
+                            "one type in the file (every value text, or every value a number)")
 
 
 def _rows(rows: np.ndarray, limit: int = 5) -> str:
@@ -267,7 +274,7 @@ def _near_duplicates(labels: pd.Series, where: str) -> None:
         groups.setdefault(" ".join(value.casefold().split()), []).append(value)
     clashes = [names for names in groups.values() if len(names) > 1]
     if clashes:
-        shown = "; ".join(" and ".join(f"{n!r} ({counts[n]} rows)" for n in names) for names in clashes[:3])
+        shown = "; ".join(" and ".join(f"{excerpt(n)} ({counts[n]} rows)" for n in names) for names in clashes[:3])
         raise DataError(f"{where}: labels that differ only in case or spacing: {shown}. Make them one label in the "
                         "file, or declare every label you mean with `labels:`")
 
@@ -281,8 +288,8 @@ def label_names(spec: TaskSpec, train_labels: pd.Series, where: str) -> tuple[st
         if unknown and _integers(seen):   # integer labels are ids into the declared names
             unknown = [v for v in seen if not 0 <= int(v) < len(names)]
         if unknown:
-            raise DataError(f"{where}: `labels` declares {len(names)} label(s) ({', '.join(names)}) but the data has "
-                            f"{len(seen)}; not declared: {', '.join(unknown)}. Declare every label")
+            raise DataError(f"{where}: `labels` declares {len(names)} label(s) ({excerpts(names)}) but the data has "
+                            f"{len(seen)}; not declared: {excerpts(unknown)}. Declare every label")
         return names
     _near_duplicates(train_labels, where)
     if _integers(seen):
@@ -301,7 +308,7 @@ def label_ids(values: pd.Series, names: tuple[str, ...], where: str) -> np.ndarr
         if ids.min() >= 0 and ids.max() < len(names):
             return ids
     unknown = sorted(set(strings) - set(names))
-    raise DataError(f"{where}: label(s) {', '.join(unknown[:5])} are not among {', '.join(names)}")
+    raise DataError(f"{where}: label(s) {excerpts(unknown, 5)} are not among {excerpts(names)}")
 
 
 def load_declared(name: str, spec: TaskSpec, seed: int) -> DeclaredData:
@@ -336,17 +343,17 @@ def load_declared(name: str, spec: TaskSpec, seed: int) -> DeclaredData:
         dup = ids[ids.duplicated(keep=False)]
         if len(dup):
             raise DataError(f"{where}: {dup.nunique()} id value(s) of column {spec.id!r} appear more than once "
-                            f"(e.g. {', '.join(map(str, dup.unique()[:5]))}); ids must be unique")
+                            f"(e.g. {excerpts(dup.unique(), 5)}); ids must be unique")
     train_labels = _label_strings(tables["train"][spec.label])
     names = label_names(spec, train_labels, where)
     if len(set(train_labels)) < 2:
-        raise DataError(f"{where}: every training example has the label {train_labels.iloc[0]!r}; a classifier "
+        raise DataError(f"{where}: every training example has the label {excerpt(train_labels.iloc[0])}; a classifier "
                         "needs at least two classes")
     if len(tables) == 1:
         counts = train_labels.value_counts()
         small = counts[counts < 2]
         if len(small):
-            raise DataError(f"{where}: label(s) {', '.join(map(str, small.index))} have a single example; the "
+            raise DataError(f"{where}: label(s) {excerpts(small.index)} have a single example; the "
                             "stratified validation split needs at least 2 per label (or give a validation_file)")
         train_pos, val_pos = stratified_split(label_ids(tables["train"][spec.label], names, where),
                                               spec.validation_fraction, seed)
@@ -359,7 +366,7 @@ def load_declared(name: str, spec: TaskSpec, seed: int) -> DeclaredData:
             unseen = sorted(names[i] for i in ids - seen)
             if unseen:
                 raise DataError(f"{where}: the {part} data has label(s) never seen in training: "
-                                f"{', '.join(unseen)}; a model cannot learn them")
+                                f"{excerpts(unseen)}; a model cannot learn them")
     if len(tables["train"]) < MIN_TRAIN:
         raise DataError(f"{where}: {len(tables['train'])} training examples; at least {MIN_TRAIN} are needed for "
                         "the scoring runs to mean anything")

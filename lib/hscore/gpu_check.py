@@ -356,7 +356,7 @@ def check(wheels: Path, budget: float, out: Path = OUT) -> dict:
     env_vars = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(site_dir(wheels)), str(paths.REPO / "lib"), os.environ.get("PYTHONPATH", "")) if p),
         HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    if (wheels / "data").is_dir() and "HSCORE_DATA_DIR" not in os.environ:
+    if (wheels / "data").is_dir() and paths.env("HSCORE_DATA_DIR") is None:
         env_vars["HSCORE_DATA_DIR"] = str((wheels / "data").resolve())
         os.environ["HSCORE_DATA_DIR"] = env_vars["HSCORE_DATA_DIR"]
     record = {"date": time.strftime("%Y-%m-%d"), "budget_seconds": budget, "environment": environment(), "parts": []}

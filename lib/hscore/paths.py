@@ -48,26 +48,33 @@ BENCHMARKS = REPO / "benchmarks"
 TRAINER_BENCHMARKS = BENCHMARKS / "trainer"   # benchmarks/trainer_engine.py's records, which the book shows
 
 
+def env(name: str) -> str | None:
+    """The environment variable ``name``, or None when it is unset or empty (white space only): an
+    empty ``HSCORE_RESULTS_DIR=`` means the default, never the current folder."""
+    value = os.environ.get(name)
+    return value if value is not None and value.strip() else None
+
+
 def study_file() -> Path:
     """The study configuration (``HSCORE_STUDY_FILE`` points at another one, e.g. your own copy)."""
-    return Path(os.environ.get("HSCORE_STUDY_FILE", STUDY_FILE)).resolve()
+    return Path(env("HSCORE_STUDY_FILE") or STUDY_FILE).resolve()
 
 
 def book_dir() -> Path:
     """The Jupyter Book's source folder (``HSCORE_BOOK_DIR`` moves it; the tests build a copy)."""
-    return Path(os.environ.get("HSCORE_BOOK_DIR", REPO / "book")).resolve()
+    return Path(env("HSCORE_BOOK_DIR") or REPO / "book").resolve()
 
 
 def data_dir() -> Path:
     """Downloaded data archives and the files extracted from them (``HSCORE_DATA_DIR`` moves it; the
     default is ``$XDG_CACHE_HOME/hscore``, i.e. ``~/.cache/hscore``, shared by every clone)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hscore"
-    return Path(os.environ.get("HSCORE_DATA_DIR", default)).resolve()
+    default = Path(env("XDG_CACHE_HOME") or Path.home() / ".cache") / "hscore"
+    return Path(env("HSCORE_DATA_DIR") or default).resolve()
 
 
 def results_root() -> Path:
     """The folder holding every profile's results."""
-    return Path(os.environ.get("HSCORE_RESULTS_DIR", REPO / "results")).resolve()
+    return Path(env("HSCORE_RESULTS_DIR") or REPO / "results").resolve()
 
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # profile, model and task names: one plain folder name each

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from ..errors import GPURequiredError
+from ..paths import env
 
 if TYPE_CHECKING:
     import torch
@@ -21,7 +21,7 @@ def pick_device(require_gpu: bool = False) -> torch.device:
 
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if require_gpu and os.environ.get(ALLOW_CPU_ENV, "") not in ("1", "true", "yes"):
+    if require_gpu and (env(ALLOW_CPU_ENV) or "").strip().lower() not in ("1", "true", "yes"):
         raise GPURequiredError(
             "this profile requires a GPU and torch sees none (torch.cuda.is_available() is False). "
             "Run it on a machine with a CUDA GPU, or force the CPU (very slow) with "

@@ -270,11 +270,11 @@ def check(cfg: PairConfig) -> None:
                           f"{cfg.checkpoint} has; set max_length to {limit} or less in study.yaml")
 
 
-def missing_sources(plan: Plan) -> list[str]:
+def missing_sources(plan: Plan) -> dict[str, list[str]]:
     """Each missing source of the plan's data and models once, with the pairs that need it
-    (``minilm/squad_dev, minilm/social_iqa: needs ...``); empty when a cheap check finds them all
-    (``Task.data_problem``, ``checkpoints.missing``: files here, packages installed, or the registry
-    still serving what would be downloaded). Nothing is downloaded; Hub sources are not checked."""
+    (``{"needs ...": ["minilm/squad_dev", "minilm/social_iqa"]}``); empty when a cheap check finds
+    them all (``Task.data_problem``, ``checkpoints.missing``: files here, packages installed, or the
+    registry still serving what would be downloaded). Nothing is downloaded; Hub sources are not checked."""
     by_problem: dict[str, list[str]] = {}
     for cfg in plan.configs:
         task = get_task(cfg.task, cfg.declared)
@@ -282,17 +282,18 @@ def missing_sources(plan: Plan) -> list[str]:
         for problem in (task.data_problem(), *(checkpoint_missing(c) for c in checkpoints)):
             if problem and cfg.pair not in by_problem.setdefault(problem, []):
                 by_problem[problem].append(cfg.pair)
-    return [f"{', '.join(pairs)}: {problem}" for problem, pairs in by_problem.items()]
+    return by_problem
 
 
 def check_sources(plan: Plan) -> None:
     """One ``DataUnavailableError`` line naming every missing source once, before anything runs."""
     problems = missing_sources(plan)
     if problems:
-        stopped = {pair for line in problems for pair in line.split(": ", 1)[0].split(", ")}
+        stopped = {pair for pairs in problems.values() for pair in pairs}
         others = len({c.pair for c in plan.configs} - stopped)
-        raise DataUnavailableError(" | ".join(problems) + "; nothing was run" + (
-            f" (the {others} other pair(s) run alone with --pair MODEL/TASK)" if others else ""))
+        raise DataUnavailableError(" | ".join(f"{', '.join(pairs)}: {problem}" for problem, pairs in problems.items())
+                                   + "; nothing was run" + (f" (the {others} other pair(s) run alone with --pair "
+                                                            "MODEL/TASK)" if others else ""))
 
 
 def writable(folder: Path) -> Path:

@@ -29,10 +29,10 @@ from ..config import PairConfig
 from ..data import get_task, load_splits
 from ..data import identity as data_identity
 from ..errors import EmptySubsetError, HScoreError
-from ..files import array_fingerprint, file_sha256, identity_hash, plain
+from ..files import array_fingerprint, identity_hash, plain
 from . import selection
 from .plan import Step, pair_steps
-from .store import STEP_FILE, held, read_record
+from .store import STEP_FILE, held, read_record, verify
 
 STATES = ("done", "stale", "corrupt", "running", "pending", "waiting")
 _HERE = Path(__file__).resolve().parent
@@ -102,20 +102,6 @@ class Run:
         """``phase2/hscore--remove-0-6--6666: stale (the subset it trains on ...)`` for messages."""
         where = self.step.folder
         return f"{where} ({self.state}{': ' + self.problem if self.problem else ''})"
-
-
-def verify(folder: Path, record: dict) -> str:
-    """'' when every file the record lists has its recorded size and checksum, else what is wrong."""
-    for name, entry in (record.get("files") or {}).items():
-        path = folder / name
-        entry = entry if isinstance(entry, dict) else {"sha256": entry}   # records before sizes were kept
-        if not path.is_file():
-            return f"{name} is missing"
-        if "bytes" in entry and path.stat().st_size != entry["bytes"]:
-            return f"{name} has {path.stat().st_size} bytes, not the {entry['bytes']} written"
-        if file_sha256(path) != entry.get("sha256"):
-            return f"{name} does not match the checksum written with it"
-    return ""
 
 
 def judge(step: Step, identity: dict | None, why_unknown: str = "") -> Run:
@@ -248,3 +234,15 @@ class Board:
 
     def runs(self) -> list[Run]:
         return [self.run(s) for s in self.plan.steps]
+
+    def to_clean(self) -> tuple[list[Run], list[Run]]:
+        """What ``hscore clean --stale`` deletes: (the stale and corrupt steps on disk, the finished
+        phase-2 runs downstream of a stale scoring run). Those trained on a subset that the new
+        scoring decides (every method but the full set) would be stale once it is redone, so one
+        clean and one run are enough; a corrupt scoring run is redone identically and takes nothing
+        with it."""
+        bad = [r for r in self.runs() if r.state in ("stale", "corrupt") and r.step.folder.exists()]
+        rescored = {r.step.pair for r in bad if r.step.stage == "score" and r.state == "stale"}
+        downstream = [r for r in self.runs() if r.step.pair in rescored and r.step.stage == "finetune"
+                      and r.step.method != "full" and r not in bad and (r.step.folder / STEP_FILE).exists()]
+        return bad, downstream

@@ -41,9 +41,9 @@ from ..errors import ConfigError, HScoreError
 from ..files import atomic_write_json, plain
 from ..pruning.baselines import BASELINES, get_baseline
 from ..pruning.scores import h_histogram
-from ..records import STEP_FILE, finish_step, read_record
+from ..records import STEP_FILE, finish_step, read_record, verify
 from . import selection
-from .run import SELECT_CODE, verify
+from .run import SELECT_CODE
 
 KEYS_FILE = "example_keys.json"   # beside dynamics.npz when a run's example ids are strings (the recorder's)
 RUNS_FILE = "runs.json"           # beside the select files: the runs stacked, in order, and the notes

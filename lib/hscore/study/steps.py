@@ -28,8 +28,8 @@ from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, atomi
 from ..pruning.subsets import subset_family
 from . import results, selection
 from .plan import Step
-from .run import PairRuns, verify
-from .store import STEP_FILE, finish_step, read_record, step_lock
+from .run import PairRuns
+from .store import STEP_FILE, finish_step, read_record, step_lock, verify
 
 METRICS_FILE, PREDICTIONS_FILE, RUN_FILE = paths.METRICS_FILE, paths.PREDICTIONS_FILE, paths.RUN_FILE
 
@@ -37,7 +37,7 @@ METRICS_FILE, PREDICTIONS_FILE, RUN_FILE = paths.METRICS_FILE, paths.PREDICTIONS
 def worker() -> dict:
     """Who runs a step: host, process, executor and Slurm job (recorded with every step)."""
     env = os.environ
-    out = {"host": socket.gethostname(), "pid": os.getpid(), "executor": env.get("HSCORE_EXECUTOR", "local")}
+    out = {"host": socket.gethostname(), "pid": os.getpid(), "executor": paths.env("HSCORE_EXECUTOR") or "local"}
     if "SLURM_JOB_ID" in env:
         out["slurm_job"] = env["SLURM_JOB_ID"]
         if "SLURM_ARRAY_JOB_ID" in env:

@@ -17,9 +17,9 @@ from filelock import FileLock, Timeout
 
 from .. import paths
 from ..errors import ResultsFolderError
-from ..records import STEP_FILE, file_entry, finish_step, read_record
+from ..records import STEP_FILE, file_entry, finish_step, read_record, verify
 
-__all__ = ["STEP_FILE", "file_entry", "finish_step", "held", "read_record", "step_lock"]
+__all__ = ["STEP_FILE", "file_entry", "finish_step", "held", "read_record", "step_lock", "verify"]
 
 
 def step_lock(folder: Path) -> FileLock:

@@ -71,26 +71,32 @@ def failures(failed: dict[str, str], limit: int = 3) -> str:
 
 
 def problems(board: Board, steps: list[Step]) -> None:
-    """Stop before anything trains when a trainable step is stale or corrupt (a derived one is recomputed)."""
+    """Stop before anything trains when a trainable step is stale or corrupt (a derived one is
+    recomputed), naming everything one ``hscore clean --stale`` deletes (``Board.to_clean``)."""
     for state, error, what in (("corrupt", CorruptResultError, "do not match the checksums written with them"),
                                ("stale", StaleResultError, "were made from other inputs")):
         bad = [board.run(s) for s in steps if not s.derived and board.run(s).state == state]
         if bad:
-            raise error(f"{len(bad)} finished step(s) {what}: {grouped(bad)}. They are kept, not reused: delete "
-                        f"those folders (`hscore clean --profile {board.plan.profile} --stale` deletes every stale "
-                        "or corrupt step of the profile's pairs; `--pair MODEL/TASK` a pair's whole folder) to "
-                        "recompute them.")
+            _, downstream = board.to_clean()
+            with_them = (f", and the {len(downstream)} finished phase-2 run(s) trained on subsets the redone scoring "
+                         f"decides ({grouped(downstream, problem=False)})" if downstream else "")
+            raise error(f"{len(bad)} finished step(s) {what}: {grouped(bad)}. They are kept, not reused: `hscore clean "
+                        f"--profile {board.plan.profile} --stale` deletes every stale or corrupt step of the profile's "
+                        f"pairs{with_them}; then the same command recomputes them (`--pair MODEL/TASK` deletes a "
+                        "pair's whole folder).")
 
 
-def grouped(runs: list[Run], limit: int = 3) -> str:
-    """Runs with the same problem named once: ``the training data (...): <folder>, <folder> and 4 more``."""
+def grouped(runs: list[Run], limit: int = 3, problem: bool = True) -> str:
+    """Runs with the same problem named once: ``the training data (...): <folder>, <folder> and 4 more``
+    (``problem=False``: the folders alone)."""
     by_problem: dict[str, list[Run]] = {}
     for run in runs:
-        by_problem.setdefault(run.problem.removeprefix("made from other inputs: "), []).append(run)
+        by_problem.setdefault(run.problem.removeprefix("made from other inputs: ") if problem else "", []).append(run)
     parts = []
     for problem, group in list(by_problem.items())[:limit]:
         folders = ", ".join(str(r.step.folder) for r in group[:limit])
-        parts.append(f"{problem}: {folders}" + (f" and {len(group) - limit} more" if len(group) > limit else ""))
+        parts.append((f"{problem}: " if problem else "") + folders
+                     + (f" and {len(group) - limit} more" if len(group) > limit else ""))
     more = f" | and {len(by_problem) - limit} other problem(s)" if len(by_problem) > limit else ""
     return " | ".join(parts) + more
 

@@ -201,3 +201,50 @@ def test_pad_batch_masks_are_what_padding_free_packs(tiny_tokenizer, rt_rows):
     back = packing.unpack(packing.pack(x))
     mask = batch["attention_mask"].bool()[..., None]
     torch.testing.assert_close(back, torch.where(mask, x, torch.zeros_like(x)))
+
+
+def test_a_finished_run_leaves_nothing_of_its_model_alive(tiny_config):
+    """Reference cycles would keep a finished run's modules (and their gradient buffers) until the
+    cyclic collector ran: with it off, everything of a phase-2 run dies when the step's run returns."""
+    import gc
+    import weakref
+
+    from hscore.engine.prepared import prepare
+    from hscore.study import steps
+
+    data = prepare(tiny_config())
+    made = []
+    fresh = data.fresh_model
+
+    def tracked(seed, unpadded=None):
+        model, flag = fresh(seed, unpadded)
+        made.append([weakref.ref(m) for m in model.modules()])
+        return model, flag
+
+    data.fresh_model = tracked
+    gc.collect()
+    gc.disable()
+    try:
+        for seed in (1, 2):
+            steps._fine_tune_run(data, np.arange(len(data.train)), "phase2", seed, CPU, False, "run", None)
+        alive = [ref() for refs in made for ref in refs if ref() is not None]
+    finally:
+        gc.enable()
+    assert len(made) == 2 and all(len(refs) > 10 for refs in made)
+    assert not alive, f"still alive after their runs: {sorted({type(m).__name__ for m in alive})}"
+
+
+def test_keeping_the_embedding_gradient_makes_no_reference_cycle():
+    import gc
+    import weakref
+
+    model = _family(BertConfig, "sequence_classification")
+    embedding_grad.keep(model.get_input_embeddings())
+    ref = weakref.ref(model.get_input_embeddings())
+    gc.collect()
+    gc.disable()
+    try:
+        del model
+        assert ref() is None
+    finally:
+        gc.enable()

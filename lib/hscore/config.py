@@ -276,6 +276,8 @@ class ClusterConfig(_Strict):
 class ProfileEntry(_Strict):
     extends: str | None = None   # another profile: its settings, cluster and pairs, overridden by these
     description: str = ""
+    offline: bool = False        # runs on a fresh machine with no Hub: its data and models ship in packages
+                                 # (the test suite loads every offline profile's data from an empty data folder)
     settings: dict[str, Any] = Field(default_factory=dict)
     cluster: dict[str, Any] = Field(default_factory=dict)  # overrides of the study's cluster section
     pairs: Annotated[list[PairEntry], Field(min_length=1)] | None = None  # None: the extended profile's
@@ -416,6 +418,12 @@ def pairs(profile: str, study: dict | None = None) -> list[tuple[str, str]]:
 
 def describe(profile: str, study: dict | None = None) -> str:
     return _profile(study or load_study(), profile).get("description", "").strip()
+
+
+def offline_profiles(study: dict | None = None) -> list[str]:
+    """The profiles marked ``offline: true``: what the README calls offline, checked by the tests."""
+    study = study or load_study()
+    return [name for name, entry in study["profiles"].items() if (entry or {}).get("offline")]
 
 
 def parse_pair(text: str) -> tuple[str, str]:

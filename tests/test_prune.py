@@ -110,7 +110,7 @@ def _bad(tmp_path, frame=None, fmt="csv", name="bad.csv", **extra):
      r"1 row\(s\) without a label \(rows 4\)"),
     (lambda f: f.assign(stars=["Good" if i % 12 == 0 else s for i, s in enumerate(f["stars"])]),
      r"labels that differ only in case or spacing: 'good' \(15 rows\) and 'Good' \(5 rows\)"),
-    (lambda f: f.iloc[:0][["review", "stars"]], "has a header \\(review, stars\\) but no rows"),
+    (lambda f: f.iloc[:0][["review", "stars"]], "has a header \\('review', 'stars'\\) but no rows"),
 ])
 def test_bad_data_is_one_line_that_says_what_to_do(tmp_path, make, message):
     frame = make(_reviews())

@@ -41,13 +41,17 @@ GONE_WITHIN = 10.0    # seconds for every process of an interrupted or killed ru
 KILLS = ["during scoring", "after the selection", "during phase 2", "one worker"]
 INTERRUPTS = ["once", "twice"]
 CORRUPTIONS = ["metrics.json edited", "dynamics.npz truncated", "predictions.npz byte flipped", "step.json garbage",
-               "predictions.npz deleted", "subsets.npz byte flipped (derived: recomputed)"]
+               "predictions.npz deleted", "subsets.npz byte flipped (derived: recomputed)",
+               "step.json seed edited in its identity and record", "step.json seed edited in its record only"]
 STALE = ["phase-1 learning rate", "cheaper_ticket", "a baseline removed", "a phase-2 seed removed", "padding-free off",
-         "phase-1 folders deleted after a change"]
+         "phase-1 folders deleted after a change", "a phase-1 change: one clean --stale, then one run"]
 BAD_INPUT = ["max_length 100000", "train_cap 5", "cluster section with wrong types", "--stage finetune before phase 1",
              "prune --file on a folder", "prune --file on a header-only CSV", "prune --file with list texts",
              "prune --file with an unknown encoding", "prune on an extractive-QA task", "clean --profile ''",
-             "clean --profile ..", "lr 1000 in phase 2", "a results folder made immutable mid-study"]
+             "clean --profile ..", "lr 1000 in phase 2", "a results folder made immutable mid-study",
+             "offline-kinds with an empty data folder", "prune --file with a 5 MB header",
+             "prune --file with mixed-type labels", "prune --file with long lists as texts",
+             "HSCORE_RESULTS_DIR set but empty"]
 
 
 # --- the machinery: the command line in its own process group ------------------------------------
@@ -70,10 +74,14 @@ class Study:
         change(study)
         self.study_file.write_text(yaml.safe_dump(study, sort_keys=False))
 
+    data: Path = FIXTURE_DATA                 # HSCORE_DATA_DIR
+    results_env: str | None = None            # HSCORE_RESULTS_DIR as set, when not the results folder
+
     @property
     def env(self) -> dict:
-        return {**os.environ, "HSCORE_RESULTS_DIR": str(self.results), "HSCORE_STUDY_FILE": str(self.study_file),
-                "HSCORE_DATA_DIR": str(FIXTURE_DATA), "HSCORE_BOOK_DIR": str(self.root / "book"),
+        results = str(self.results) if self.results_env is None else self.results_env
+        return {**os.environ, "HSCORE_RESULTS_DIR": results, "HSCORE_STUDY_FILE": str(self.study_file),
+                "HSCORE_DATA_DIR": str(self.data), "HSCORE_BOOK_DIR": str(self.root / "book"),
                 "PYTHONUNBUFFERED": "1"}
 
     def start(self, *args) -> subprocess.Popen:
@@ -240,6 +248,13 @@ def _corrupt(study: Study, trial: str) -> Path:
     elif trial == "predictions.npz deleted":
         path = pair / "phase1" / "run-0" / "predictions.npz"
         path.unlink()
+    elif trial.startswith("step.json seed edited"):
+        path = pair / "phase1" / "run-1" / "step.json"
+        record = json.loads(path.read_text())
+        record["seed"] = 7
+        if "identity" in trial:
+            record["identity"]["seed"] = 7
+        path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path.parent
 
 
@@ -264,6 +279,14 @@ def test_corruption_is_one_line_naming_the_folder_before_anything_trains(referen
     if trial == "metrics.json edited":
         rc, out, _, _ = study.run("plan", "--profile", "smoke", "--pair", PAIR)
         assert "99.0" not in out
+    if trial.startswith("step.json seed edited"):   # named, then redone as it was by one clean and one run
+        assert "changed after it was written" in err
+        rc, out, err, _ = study.run("clean", "--profile", "smoke", "--stale", "--yes")
+        assert rc == 0 and str(folder) in out, err
+        rc, _, err, _ = _run_pair(study)
+        assert rc == 0, err
+        assert study.digest() == reference.digest()
+        assert json.loads((folder / "step.json").read_text())["seed"] == 4827
 
 
 # --- stale inputs -------------------------------------------------------------------------------------------
@@ -327,6 +350,16 @@ def test_a_changed_input_never_leaves_an_old_result_in_a_table(reference, tmp_pa
         assert stale and not stale & after["runs"]          # no table shows a run trained on an old subset
         full = {r for r in before["runs"] if r[0] == "full"}
         assert full <= after["runs"]              # the full-set runs did not depend on phase 1: kept
+    elif trial == "a phase-1 change: one clean --stale, then one run":
+        study.edit(lambda d: d["profiles"]["smoke"]["settings"]["phase1"].update(lr=2.0e-4))
+        rc, _, err, _ = _run_pair(study)
+        assert rc == 2 and _one_line(err) and "phase-2 run(s) trained on subsets the redone scoring decides" in err
+        rc, out, err, _ = study.run("clean", "--profile", "smoke", "--stale", "--yes")
+        assert rc == 0 and "phase-2 run(s) were trained on subsets" in out, err
+        rc, _, err, _ = _run_pair(study)        # the advice followed once is enough: no second stop
+        assert rc == 0, err
+        after = _current_runs(study)
+        assert after["runs"] == before["runs"] and not after["ignored"]
 
 
 # --- bad input ------------------------------------------------------------------------------------------------
@@ -353,7 +386,7 @@ def _bad_input(trial: str, tmp_path: Path, study: Study) -> tuple[list[str], str
         return [*prune, str(files / "reviews.csv")], "is a folder"
     if trial == "prune --file on a header-only CSV":
         (files / "header.csv").write_text("review,stars\n")
-        return [*prune, str(files / "header.csv")], "has a header (review, stars) but no rows"
+        return [*prune, str(files / "header.csv")], "has a header ('review', 'stars') but no rows"
     if trial == "prune --file with list texts":
         import pandas as pd
 
@@ -374,6 +407,23 @@ def _bad_input(trial: str, tmp_path: Path, study: Study) -> tuple[list[str], str
         return ["run", "--profile", "smoke", "--pair", PAIR, "--jobs", "2"], "diverged"
     if trial == "a results folder made immutable mid-study":
         return ["run", "--profile", "smoke", "--pair", PAIR], "make the results folder writable"
+    if trial == "offline-kinds with an empty data folder":
+        return ["run", "--profile", "offline-kinds"], "minilm/squad_dev, minilm/social_iqa: needs BIG-bench 1.0.0"
+    if trial == "prune --file with a 5 MB header":
+        (files / "wide.csv").write_text("r" * 5_000_000 + ",stars\n" + "".join(f"t{i},{i % 2}\n" for i in range(40)))
+        return [*prune, str(files / "wide.csv")], "(5,000,000 characters)"
+    if trial == "prune --file with mixed-type labels":
+        (files / "mixed.jsonl").write_text("".join(json.dumps({"review": f"text {i}", "stars": "pos" if i % 3 else 1})
+                                                   + "\n" for i in range(60)))
+        return [*prune, str(files / "mixed.jsonl")], "column 'stars' mixes text and numbers"
+    if trial == "prune --file with long lists as texts":
+        import pandas as pd
+
+        pd.DataFrame({"review": [list(range(300))] * 30, "stars": ["x", "y"] * 15}).to_parquet(files / "long.parquet")
+        return [*prune, str(files / "long.parquet")], "holds a list"
+    if trial == "HSCORE_RESULTS_DIR set but empty":   # a results folder in the current one, which it must not read
+        (study.root / "smoke" / PAIR).mkdir(parents=True)
+        return ["clean", "--profile", "smoke"], "asks before deleting"
     raise AssertionError(trial)
 
 
@@ -389,6 +439,14 @@ def test_bad_input_is_one_line_in_seconds_before_training(reference, tmp_path, t
         if subprocess.run(["chattr", "+i", str(study.pair())], capture_output=True).returncode != 0:
             pytest.skip("chattr +i is not available on this file system")
     command, message = _bad_input(trial, tmp_path, study)
+    if trial == "offline-kinds with an empty data folder":
+        study.data = tmp_path / "empty"
+    if trial == "HSCORE_RESULTS_DIR set but empty":   # the default results folder, never the current one
+        study.results_env = ""
+        rc, out, err, _ = study.run(*command)
+        assert str(study.root / "smoke") not in out + err and "Traceback" not in err
+        assert rc == 0 and "nothing to delete" in out or rc == 2 and _one_line(err) and message in err
+        return
     try:
         rc, out, err, seconds = study.run(*command, timeout=600)
     finally:
@@ -397,6 +455,13 @@ def test_bad_input_is_one_line_in_seconds_before_training(reference, tmp_path, t
     assert rc == 2 and (message in err or trial == "lr 1000 in phase 2" and "NaN" in err), err
     last = err.strip().splitlines()[-1]   # runs that train print their progress bars first
     assert last.startswith("hscore: error: ") and "Traceback" not in err and err.count("hscore: error") == 1
+    assert len(last) < 2000, f"a one-line error of {len(last)} characters"
+    if trial == "lr 1000 in phase 2":   # each way a run went wrong said once, not once per run it stopped
+        assert last.count("Lower the learning rate") <= 3 and "steps alike" in last, last
+    if trial == "offline-kinds with an empty data folder":
+        assert last.count("no longer serves") == 1 and "nothing was run" in last
+        rc, out, err, _ = study.run("plan", "--profile", "offline-kinds")
+        assert rc == 2 and "64 steps" in out and _one_line(err) and "needs BIG-bench 1.0.0" in err
     if trial == "lr 1000 in phase 2":
         assert not study.records("phase2"), "a diverged run was saved as done"
     elif not scored:

@@ -102,13 +102,13 @@ def test_serves_reads_what_pip_index_lists(monkeypatch):
 # --- one cause, one line ---------------------------------------------------------------------------
 
 def test_failures_that_share_a_cause_are_said_once():
-    cause = "the run diverged in epoch 1: " + "x" * 5000
-    failed = {f"minilm/rt/phase2/hscore--remove-0-6--{s}": cause for s in range(12)}
+    failed = {f"minilm/rt/phase2/hscore--remove-0-6--{s}": f"the run diverged in epoch 1: loss {s}.5e+04 "
+              + "x" * 5000 for s in range(12)}
     failed["minilm/rt/phase2/full--full--1"] = "out of memory"
     failed.update({f"minilm/rt/tables{i}": f"needs minilm/rt/phase2/hscore--remove-0-6--{i}, which failed"
                    for i in range(40)})
     line = failures(failed)
-    assert line.count("the run diverged") == 1 and "(12 steps: " in line and "and 9 more" in line
+    assert line.count("the run diverged") == 1 and "(12 steps alike: " in line and "and 9 more" in line
     assert "minilm/rt/phase2/full--full--1: out of memory" in line
     assert "40 step(s) that need them did not run" in line and len(line) < 1000
     with pytest.raises(Exception) as e:

@@ -14,6 +14,7 @@ kept and the same command resumes.
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -52,19 +53,19 @@ CAUSE = 400   # characters of one cause a failure line shows
 
 def failures(failed: dict[str, str], limit: int = 3) -> str:
     """Failures that share a cause said once, with the count and the first steps named
-    (``<cause> (12 steps: a, b, c and 9 more)``); the steps that only needed a failed one are counted
-    at the end. A cause longer than ``CAUSE`` characters is cut."""
-    by_cause: dict[str, list[str]] = {}
+    (``<cause> (12 steps alike: a, b, c and 9 more)``); the steps that only needed a failed one are
+    counted at the end. Causes alike differ at most in their numbers (each run's own loss); the first
+    is shown, cut to ``CAUSE`` characters."""
+    by_cause: dict[str, tuple[str, list[str]]] = {}
     needing = [sid for sid, why in failed.items() if why.startswith("needs ") and why.endswith(", which failed")]
     for sid, why in failed.items():
         if sid not in needing:
-            by_cause.setdefault(why if len(why) <= CAUSE else why[:CAUSE] + f"... ({len(why):,} characters)",
-                                []).append(sid)
+            shown = why if len(why) <= CAUSE else why[:CAUSE] + f"... ({len(why):,} characters)"
+            by_cause.setdefault(re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", why), (shown, []))[1].append(sid)
     parts = []
-    for cause, ids in by_cause.items():
+    for shown, ids in by_cause.values():
         named = ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
-        parts.append(f"{cause} ({len(ids)} step{'s' if len(ids) != 1 else ''}: {named})" if len(ids) > 1
-                     else f"{ids[0]}: {cause}")
+        parts.append(f"{shown} ({len(ids)} steps alike: {named})" if len(ids) > 1 else f"{ids[0]}: {shown}")
     if needing:
         parts.append(f"{len(needing)} step(s) that need them did not run")
     return " | ".join(parts)
@@ -156,7 +157,7 @@ def execute(plan: Plan, executor: Executor, stages=None, poll_seconds: float = P
                unit="run", position=0, dynamic_ncols=True)
 
     def fail(step: Step, why: str) -> None:
-        outcome.failed[step.id] = why
+        outcome.failed[step.id] = why.replace(step.describe() + ": ", "")   # the failure line names the step
         if step in left:
             left.remove(step)
         for other in [s for s in left if step.id in s.deps]:   # what needs it cannot run now

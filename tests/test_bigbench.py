@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hscore import pip
 from hscore.data import bigbench
 from hscore.errors import DataUnavailableError
 from hscore.files import file_sha256
@@ -297,7 +298,7 @@ def test_download_failure_names_the_commands_to_run(tmp_path, monkeypatch):
         return subprocess.CompletedProcess(args, 1, "", "ERROR: Distributions from PyPI cannot declare direct URL "
                                                         "dependencies.\n")
 
-    monkeypatch.setattr(bigbench.subprocess, "run", pip_fails)
+    monkeypatch.setattr(pip.subprocess, "run", pip_fails)
     with pytest.raises(DataUnavailableError) as error:
         bigbench.load_social_iqa(0)
     message = str(error.value)

@@ -99,12 +99,12 @@ def _bad(tmp_path, frame=None, fmt="csv", name="bad.csv", **extra):
 
 @pytest.mark.parametrize("make, message", [
     (lambda f: f.iloc[:0], "does not exist"),                                                # no file at all
-    (lambda f: f.drop(columns="stars"), r"no column 'stars'; its columns are: review_id, review, source"),
+    (lambda f: f.drop(columns="stars"), r"no column 'stars'; its columns are: 'review_id', 'review', 'source'"),
     (lambda f: f.assign(review=["" if i in (3, 17) else t for i, t in enumerate(f["review"])]),
      r"2 row\(s\) with an empty text \(rows 3, 17.*drop_empty: true"),
     (lambda f: f.assign(stars="good"), "every training example has the label 'good'.*at least two classes"),
     (lambda f: f.assign(stars=["lonely" if i == 0 else s for i, s in enumerate(f["stars"])]),
-     "lonely have a single example"),
+     "'lonely' have a single example"),
     (lambda f: f.iloc[:15], "15 training examples; at least 20"),
     (lambda f: f.assign(stars=[None if i == 4 else s for i, s in enumerate(f["stars"])]),
      r"1 row\(s\) without a label \(rows 4\)"),
@@ -143,10 +143,10 @@ def test_duplicate_ids_unseen_validation_labels_and_too_few_declared_labels(tmp_
     dup = _reviews().assign(review_id=lambda f: f["review_id"].where(f.index != 5, "r000"))
     with pytest.raises(DataError, match="1 id value.*'review_id'.*r000.*unique"):
         _bad(tmp_path, dup, id="review_id")
-    with pytest.raises(DataError, match=r"declares 2 label\(s\) \(bad, good\) but the data has 3; not declared: ok"):
+    with pytest.raises(DataError, match=r"declares 2 label\(s\) \('bad', 'good'\) but the data has 3; not declared: 'ok'"):
         _bad(tmp_path, _reviews(), labels=["bad", "good"])
     ints = _reviews().assign(stars=np.arange(60) % 3)   # integer ids 0..2 but two names: the raw IndexError case
-    with pytest.raises(DataError, match="not declared: 2"):
+    with pytest.raises(DataError, match="not declared: '2'"):
         _bad(tmp_path, ints, labels=["neg", "pos"])
     _write(_reviews().iloc[:40], tmp_path / "t.csv", "csv")
     _write(_reviews().iloc[40:].assign(stars="great"), tmp_path / "v.csv", "csv")
@@ -398,7 +398,7 @@ def test_prune_errors_are_one_line(study_file, tmp_path, capsys):
     path = _write(_reviews(), tmp_path / "r.csv", "csv")
     assert _prune(path, text="body") == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no column 'body'; its columns are: review_id, review, stars, source" in err
+    assert err.count("\n") == 1 and "no column 'body'; its columns are: 'review_id', 'review', 'stars', 'source'" in err
     for extra, message in ((["--encoding", "latin-9000"], "encoding 'latin-9000'"),
                            (["--train-cap", "5"], "train_cap = 5")):
         assert _prune(path, *extra) == 2

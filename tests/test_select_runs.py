@@ -29,7 +29,7 @@ from hscore.errors import ConfigError
 from hscore.files import atomic_save_npz
 from hscore.pruning.scores import h_score, scores_table
 from hscore.pruning.subsets import hscore_subset, subset_family
-from hscore.records import file_entry
+from hscore.records import RECORD_HASH, file_entry, record_sha256
 from hscore.study import executors, plan, selection
 from hscore.study.select_runs import RunsMismatchError, select
 
@@ -191,6 +191,7 @@ def _edit_npz(folder, **changes):
     atomic_save_npz(path, **arrays)
     record = json.loads((folder / "step.json").read_text())
     record["files"][paths.RUN_FILE] = file_entry(path)
+    record[RECORD_HASH] = record_sha256(record)
     (folder / "step.json").write_text(json.dumps(record))
 
 

@@ -152,7 +152,7 @@ def test_duplicate_ids_unseen_validation_labels_and_too_few_declared_labels(tmp_
     _write(_reviews().iloc[40:].assign(stars="great"), tmp_path / "v.csv", "csv")
     spec = parse_spec("mine", {"train_file": "t.csv", "validation_file": "v.csv", "text": "review", "label": "stars"},
                       tmp_path)
-    with pytest.raises(DataError, match="great are not among bad, good, ok"):     # not a label of the task
+    with pytest.raises(DataError, match="'great' are not among 'bad', 'good', 'ok'"):     # not a label of the task
         load_declared("mine", spec, 0)
     spec = parse_spec("mine", {"train_file": "t.csv", "validation_file": "v.csv", "text": "review", "label": "stars",
                                "labels": ["bad", "good", "ok", "great"]}, tmp_path)

@@ -143,7 +143,8 @@ def test_duplicate_ids_unseen_validation_labels_and_too_few_declared_labels(tmp_
     dup = _reviews().assign(review_id=lambda f: f["review_id"].where(f.index != 5, "r000"))
     with pytest.raises(DataError, match="1 id value.*'review_id'.*r000.*unique"):
         _bad(tmp_path, dup, id="review_id")
-    with pytest.raises(DataError, match=r"declares 2 label\(s\) \('bad', 'good'\) but the data has 3; not declared: 'ok'"):
+    declared = r"declares 2 label\(s\) \('bad', 'good'\) but the data has 3; not declared: 'ok'"
+    with pytest.raises(DataError, match=declared):
         _bad(tmp_path, _reviews(), labels=["bad", "good"])
     ints = _reviews().assign(stars=np.arange(60) % 3)   # integer ids 0..2 but two names: the raw IndexError case
     with pytest.raises(DataError, match="not declared: '2'"):

@@ -157,7 +157,7 @@ def test_duplicate_ids_unseen_validation_labels_and_too_few_declared_labels(tmp_
         load_declared("mine", spec, 0)
     spec = parse_spec("mine", {"train_file": "t.csv", "validation_file": "v.csv", "text": "review", "label": "stars",
                                "labels": ["bad", "good", "ok", "great"]}, tmp_path)
-    with pytest.raises(DataError, match="validation data has label.* never seen in training: great"):
+    with pytest.raises(DataError, match="validation data has label.* never seen in training: 'great'"):
         load_declared("mine", spec, 0)
 
 

@@ -289,11 +289,16 @@ def check_sources(plan: Plan) -> None:
     """One ``DataUnavailableError`` line naming every missing source once, before anything runs."""
     problems = missing_sources(plan)
     if problems:
-        stopped = {pair for pairs in problems.values() for pair in pairs}
-        others = len({c.pair for c in plan.configs} - stopped)
-        raise DataUnavailableError(" | ".join(f"{', '.join(pairs)}: {problem}" for problem, pairs in problems.items())
-                                   + "; nothing was run" + (f" (the {others} other pair(s) run alone with --pair "
-                                                            "MODEL/TASK)" if others else ""))
+        raise unavailable(problems, [c.pair for c in plan.configs])
+
+
+def unavailable(problems: dict[str, list[str]], pairs: list[str]) -> DataUnavailableError:
+    """The one line for pairs whose data cannot be had: each cause once, with the pairs it stops, and
+    how to run the others."""
+    others = len(set(pairs) - {pair for stopped in problems.values() for pair in stopped})
+    return DataUnavailableError(" | ".join(f"{', '.join(stopped)}: {problem}" for problem, stopped in problems.items())
+                                + "; nothing was run" + (f" (the {others} other pair(s) run alone with --pair "
+                                                         "MODEL/TASK)" if others else ""))
 
 
 def writable(folder: Path) -> Path:

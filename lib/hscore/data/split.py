@@ -58,12 +58,15 @@ class Split:
         return Split(self.ids[positions], self.labels[positions],
                      {name: [values[i] for i in positions] for name, values in self.fields.items()})
 
-    def cap(self, n: int | None, seed: int) -> Split:
-        """A seeded random sample of ``n`` examples, kept in their original order (None: all)."""
+    def cap(self, n: int | None, seed: int, stratified: bool = False) -> Split:
+        """A seeded random sample of ``n`` examples, kept in their original order (None: all): the first
+        ``n`` of one seeded permutation, so that with one seed a smaller cap lies inside a larger one.
+        ``stratified``: of ``stratified_order``'s permutation, so every cap keeps the classes' shares."""
         if n is None or n >= len(self):
             return self
         rng = np.random.default_rng(seed)
-        return self.take(np.sort(rng.permutation(len(self))[:n]))
+        order = stratified_order(self.labels, seed) if stratified else rng.permutation(len(self))
+        return self.take(np.sort(order[:n]))
 
     def fingerprint(self) -> str:
         """A short hash of the ids, labels and every field's content."""
@@ -79,6 +82,20 @@ def text_split(ids, text_a: list[str], text_b: list[str] | None, labels) -> Spli
     fields = {"text_a": list(text_a)} if text_b is None else {"text_a": list(text_a), "text_b": list(text_b)}
     return Split(np.asarray(ids, dtype=np.int64), np.asarray(labels, dtype=np.int64), fields)
 
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of positions whose every prefix holds each class in its share of ``labels``
+    (to within one example): each class is shuffled, its i-th member placed at (i + u) / n_class with u
+    uniform in [0, 1), and the positions sorted by place. The first N of it are a stratified sample of N,
+    and the samples of one seed are nested (the ``scaling`` profile's training sets)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    place = np.empty(len(labels))
+    for label in np.unique(labels):
+        where = rng.permutation(np.flatnonzero(labels == label))
+        place[where] = (np.arange(len(where)) + rng.random(len(where))) / len(where)
+    return np.argsort(place, kind="stable")
 
 
 def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def prepare(cfg: PairConfig) -> PairData:
     """Load, cap and tokenize a pair's splits; pick the head its model trains for the task's kind."""
     task = get_task(cfg.task, cfg.declared)
     kind = get_kind(task.kind)
-    splits = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed)
+    splits = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed, cfg.stratified_cap)
     tokenizer = load_tokenizer(cfg.checkpoint)
     limit = max_positions(cfg.checkpoint)   # known here for Hub checkpoints the plan could not read
     if limit is not None and cfg.max_length > limit:

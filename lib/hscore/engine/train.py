@@ -145,12 +145,15 @@ def weight_norm(model) -> float:
 
 def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig, *, seed: int, order: np.ndarray,
               device: torch.device, precision: str = "fp32", record: bool = True, num_logits: int = 0,
-              desc: str = "fine-tuning", bar_position: int | None = None, eval_pass: int | None = None):
+              desc: str = "fine-tuning", bar_position: int | None = None, eval_pass: int | None = None,
+              updates: int | None = None):
     """Fine-tune ``model`` in place on ``train``, visiting its rows in ``order`` every epoch; return
     the run's ``RunDynamics`` (or None when not recording). ``bar_position``: the terminal line of
     the run's progress bar (each worker process has its own). ``eval_pass``: the epoch (1-based) at
     whose end the eval-mode logits of every training row are recorded (``eval_logits``; recording
-    runs with logits only)."""
+    runs with logits only). ``updates``: train for exactly this many optimizer updates, the schedule
+    spread over them, as many epochs as they take (the last one cut short), instead of ``hp.epochs``
+    (the ``equal_steps`` arm: a subset trained for as many updates as the full set)."""
     torch.manual_seed(seed)  # dropout
     n = len(train)
     if sorted(order.tolist()) != list(range(n)):
@@ -163,10 +166,15 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
     optimizer = torch.optim.AdamW(model.parameters(), lr=hp.lr, betas=tuple(hp.adam_betas), eps=hp.adam_eps,
                                   weight_decay=hp.weight_decay, fused=True)
     warmup, total = schedule_steps(hp, micro)
+    epochs = hp.epochs
+    if updates is not None:
+        if hp.fixed_schedule is not None or updates < 1:
+            raise ValueError("updates needs a positive count and no fixed_schedule")
+        per_epoch = math.ceil(micro / hp.grad_accum)
+        warmup, total, epochs = int(math.ceil(hp.warmup_ratio * updates)), updates, math.ceil(updates / per_epoch)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and precision == "fp16")
-
-    epochs = hp.epochs
+    done = 0   # optimizer updates so far
     correct_seen = torch.zeros((epochs, n if record else 0), dtype=torch.bool, device=device)
     prob_seen = torch.zeros((epochs, n if record else 0), dtype=torch.float32, device=device)
     logits_seen = torch.zeros((epochs, n if record else 0, num_logits), dtype=torch.float32, device=device)
@@ -178,6 +186,8 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
                leave=bar_position is None)
     for epoch in range(epochs):
         for step in range(micro):
+            if done == total and updates is not None:   # the last epoch of an ``updates`` run, cut short
+                break
             positions = order[step * hp.batch_size:(step + 1) * hp.batch_size]
             inputs, targets = kind.collate(train, positions, tokenizer, device)
 
@@ -202,6 +212,7 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
                 scaler.update()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                done += 1
 
             watch.add(out.loss)
             bar.update(1)

@@ -67,6 +67,11 @@ def subset_family(runs: int) -> list[SubsetSpec]:
     return out
 
 
+def nested_chain(runs: int) -> list[SubsetSpec]:
+    """The nested subsets of the family, largest first: H 1..R-1 (the winning ticket), 2..R-1, .., R-1."""
+    return [s for s in subset_family(runs) if s.kept[-1] == runs - 1]
+
+
 def hscore_subset(h: np.ndarray, spec: SubsetSpec) -> np.ndarray:
     """Positions of the examples whose H value the subset keeps."""
     return np.flatnonzero(np.isin(h, spec.kept))

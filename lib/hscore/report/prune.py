@@ -66,7 +66,7 @@ def training_table(cfg: PairConfig) -> tuple[pd.DataFrame, str]:
     """The pair's training examples as a table of their original columns (index = example id), and
     the format to write subsets in."""
     task = get_task(cfg.task, cfg.declared)
-    split = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed)["train"]
+    split = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed, cfg.stratified_cap)["train"]
     if task.declared is not None:
         data = load_declared(task.name, task.declared, cfg.data_seed)
         return data.train.loc[split.ids], data.fmt

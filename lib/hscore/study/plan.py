@@ -42,7 +42,7 @@ from ..engine.kinds import get_kind
 from ..errors import DataUnavailableError, ResultsFolderError
 from ..files import plain
 from ..pruning.baselines import BASELINES
-from ..pruning.subsets import subset_family
+from ..pruning.subsets import nested_chain, subset_family
 
 STAGES = ("score", "select", "finetune", "tables")
 DERIVED = ("select", "tables")   # computed from other steps' results in milliseconds, recomputed when they change
@@ -61,6 +61,8 @@ def run_settings(cfg: PairConfig, phase: str, seed: int, **extra) -> dict:
     # The engine is named only when it is not the built-in loop, so the runs made before the setting existed
     # keep their identity; switching engines makes a run stale either way.
     engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
+    if cfg.stratified_cap:
+        engine["stratified_cap"] = True
     return plain({"phase": phase, "checkpoint": cfg.checkpoint, "task": cfg.task, "max_length": cfg.max_length,
                    "doc_stride": cfg.doc_stride, "train_cap": cfg.train_cap, "eval_cap": cfg.eval_cap,
                    "data_seed": cfg.data_seed, "precision": cfg.precision, "padding_free": cfg.padding_free,
@@ -155,17 +157,33 @@ def pair_steps(cfg: PairConfig) -> list[Step]:
         steps += [Step(vcfg, "score", run=r, seed=seed, variant=variant.name)
                   for r, seed in enumerate(vcfg.phase1.seeds)]
     steps.append(Step(cfg, "select"))
-    steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
+    if cfg.phase2_full:   # else full data's figures are the scoring runs' (hscore.study.results)
+        steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
     for spec in cfg.phase2_specs:
         for method in ("hscore", *cfg.baselines):
             steps += [Step(cfg, "finetune", method=method, subset=spec.name, seed=seed) for seed in cfg.phase2.seeds]
+    ticket = subset_family(cfg.runs)[0].name
+    steps += [Step(cfg, "finetune", method="equal_steps", subset=ticket, seed=seed)
+              for seed in cfg.phase2.seeds[:cfg.equal_steps]]   # the ticket for as many updates as full data
+    for subset in small_subsets(cfg):
+        for method in ("hscore", "random"):
+            steps += [Step(cfg, "finetune", method=method, subset=subset, seed=seed)
+                      for seed in cfg.phase2.seeds[:cfg.small_subsets.seeds]]
     if cfg.cheaper_ticket is not None:  # the ticket of the cheapest scoring that overlaps it enough
-        ticket = subset_family(cfg.runs)[0].name
         steps += [Step(cfg, "finetune", method="cheaper", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
     for subset in moved_subsets(cfg):   # the tickets of the variants that moved most, and the pair's own beside them
         steps += [Step(cfg, "finetune", method="moved", subset=subset, seed=seed) for seed in cfg.phase2.seeds]
     steps.append(Step(cfg, "tables"))
     return steps
+
+
+def small_subsets(cfg: PairConfig) -> list[str]:
+    """The subsets ``small_subsets`` may train: the nested chain below the ticket (H a..R-1, a >= 2) that
+    phase 2 does not train anyway; which of them hold at most the share is known after scoring."""
+    if cfg.small_subsets is None:
+        return []
+    trained = {s.name for s in cfg.phase2_specs}
+    return [s.name for s in nested_chain(cfg.runs)[1:] if s.name not in trained]
 
 
 def moved_subsets(cfg: PairConfig) -> list[str]:
@@ -261,6 +279,9 @@ def check(cfg: PairConfig) -> None:
                 and vcfg.max_length > max_positions(vcfg.checkpoint):
             raise ConfigError(f"{where}: variant {variant.name!r}: max_length = {vcfg.max_length} is longer than "
                               f"the {max_positions(vcfg.checkpoint)} positions of {vcfg.checkpoint}")
+    if cfg.engine == "trainer" and cfg.equal_steps:
+        raise ConfigError(f"{where}: equal_steps trains a subset for a set number of updates, which the built-in "
+                          "loop does; set engine: loop, or equal_steps: 0, in study.yaml")
     if cfg.engine == "trainer" and importlib.util.find_spec("accelerate") is None:
         raise ConfigError(f"{where}: engine = 'trainer' trains through the Hugging Face Trainer, which needs "
                           "accelerate: pip install 'accelerate>=1.1' (or set engine: loop in study.yaml)")

@@ -26,6 +26,7 @@ from .selection import Subsets, load_dynamics, load_scores, load_subsets, load_v
 from .store import STEP_FILE, read_record
 
 PHASE1_COLUMNS = ["run", "seed", "split", "metric", "score", "wall_seconds", "flops", "device"]
+FULL_FROM_SCORING = "full data: the scoring runs"   # ``kept`` of full data's rows with phase2_full: false
 PHASE2_COLUMNS = ["method", "subset", "kept", "size", "fraction", "seed", "split", "metric", "score", "wall_seconds",
                   "flops"]
 
@@ -136,20 +137,32 @@ class PairResults:
                       "fraction": m["fraction"], "seed": m["seed"], "split": split, "metric": metric, "score": score,
                       "wall_seconds": run.record.get("wall_seconds"), "flops": run.record.get("flops")}
                      for split, scores in m["eval"].items() for metric, score in scores.items()]
+        if not self.cfg.phase2_full:   # full data's figures are the scoring runs' (phase-2 settings = phase 1's)
+            for run in self._done("score"):
+                rec = run.record
+                rows += [{"method": "full", "subset": "full", "kept": FULL_FROM_SCORING,
+                          "size": rec["data"]["train_examples"], "fraction": 1.0, "seed": rec["seed"], "split": split,
+                          "metric": metric, "score": score, "wall_seconds": rec["wall_seconds"],
+                          "flops": rec.get("flops")}
+                         for split, scores in rec["eval"].items() for metric, score in scores.items()]
         return pd.DataFrame(rows, columns=PHASE2_COLUMNS)
 
     @_kept
     def predictions(self) -> pd.DataFrame:
         """One row per evaluation example of every current run that kept its predictions
         (``predictions.npz``): ``method`` (``phase1`` for the scoring runs, which train on the full
-        set), ``subset``, ``seed``, ``split``, ``example_id``, and what the task's kind keeps per
-        example (``label`` and ``prediction``, and per-example metric values such as QA ``f1``)."""
+        set, and ``full`` too with ``phase2_full: false``), ``subset``, ``seed``, ``split``, ``example_id``,
+        and what the task's kind keeps per example (``label`` and ``prediction``, and per-example metric
+        values such as QA ``f1``)."""
         parts = []
-        for run in [*self._done("score"), *self._done("finetune")]:
+        scoring = self._done("score")
+        as_full = [] if self.cfg.phase2_full else scoring
+        for run, (method, subset) in [*((r, ("phase1", "full")) for r in scoring),
+                                      *((r, ("full", "full")) for r in as_full),
+                                      *((r, (r.step.method, r.step.subset)) for r in self._done("finetune"))]:
             step, file = run.step, run.step.folder / paths.PREDICTIONS_FILE
             if run.record.get("empty") or not file.exists():
                 continue
-            method, subset = ("phase1", "full") if step.stage == "score" else (step.method, step.subset)
             with np.load(file) as f:
                 by_split: dict[str, dict] = {}
                 for key in f.files:

@@ -147,7 +147,8 @@ class PairRuns:
         if data is None and not self.deferred:
             try:
                 task = get_task(cfg.task, cfg.declared)
-                self.data = data_identity(task, load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed))
+                self.data = data_identity(task, load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed,
+                                                            cfg.stratified_cap))
             except HScoreError as e:   # the data cannot be had here (no network, a file gone): nothing is done
                 self.data_problem = str(e)
         self.subsets: selection.Subsets | None = None

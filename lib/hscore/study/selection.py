@@ -73,6 +73,8 @@ class Subsets:
         """The positions one phase-2 run trains on (``subset == "full"``: all of them)."""
         if method == "full":
             return np.arange(self.n_full)
+        if method == "equal_steps":   # the H-score subset, trained for as many updates as full data
+            method = "hscore"
         per_seed = method not in ("hscore", "cheaper", "moved") and get_baseline(method).per_seed
         return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
 

@@ -11,6 +11,7 @@ overwritten (``StaleResultError``); a derived one (selection, tables) is recompu
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -22,12 +23,12 @@ from ..config import PairConfig
 from ..engine.device import describe_device, pick_device, versions
 from ..engine.models import non_embedding_parameters
 from ..engine.prepared import DataCache, PairData
-from ..engine.train import Timer, fine_tune, subset_order
+from ..engine.train import Timer, fine_tune, schedule_steps, subset_order
 from ..errors import CorruptResultError, ResultsFolderError, StaleResultError
 from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, atomic_write_parquet, identity_hash
 from ..pruning.subsets import subset_family
 from . import results, selection
-from .plan import Step
+from .plan import Step, small_subsets
 from .run import PairRuns
 from .store import STEP_FILE, finish_step, read_record, step_lock, verify
 
@@ -51,8 +52,9 @@ def _run_details(cfg: PairConfig, device, seconds: float, **extra) -> dict:
 
 
 def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, device, record: bool, desc: str,
-                   bar_position: int | None):
-    """Fine-tune a fresh model on the training rows ``rows`` (in the order of ``seed``), evaluate it."""
+                   bar_position: int | None, updates: int | None = None):
+    """Fine-tune a fresh model on the training rows ``rows`` (in the order of ``seed``), evaluate it.
+    ``updates``: train for this many optimizer updates instead of the phase's epochs (``equal_steps``)."""
     cfg = data.cfg
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     model, unpadded = data.fresh_model(seed)
@@ -65,7 +67,7 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
         dyn = train_fn(model, data.kind, data.tokenizer, train, hp, seed=seed,
                         order=subset_order(len(data.train), rows, seed), device=device, precision=cfg.precision,
                         record=record, num_logits=data.num_logits, desc=desc,
-                        bar_position=bar_position, eval_pass=eval_pass)
+                        bar_position=bar_position, eval_pass=eval_pass, **({"updates": updates} if updates else {}))
         evaluated = {name: data.kind.evaluate_examples(model, data.tokenizer, rows_, data.splits[name], device,
                                                        cfg.precision, data.head, data.task.metric,
                                                        **data.task.eval_options)
@@ -76,7 +78,9 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
     per_example = {f"{name}|{field}": np.asarray(values) for name, (_, arrays) in evaluated.items()
                    for field, values in arrays.items()}
     # The usual estimate: 6 FLOPs per non-embedding parameter and trained token, 2 per evaluated token.
-    flops = 6 * params * train.tokens() * hp.epochs + 2 * params * sum(r.tokens() for r in data.evals.values())
+    passes = hp.epochs if updates is None else updates / schedule_steps(hp, math.ceil(len(rows) / hp.batch_size))[1] \
+        * hp.epochs
+    flops = 6 * params * train.tokens() * passes + 2 * params * sum(r.tokens() for r in data.evals.values())
     flops += 2 * params * train.tokens() if eval_pass else 0
     engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
     return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded, **engine}
@@ -143,14 +147,22 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
     rows = data.rows(units)
     if len(rows) == 0:  # an empty subset (every H value it keeps is absent): recorded, not trained
         return finish_step(step.folder, identity, [], _run_details(cfg, device, 0.0, empty=True))
+    too_large = small_too_large(cfg, subsets, step.subset)
+    if too_large:       # a small_subsets step whose subset turned out larger than the share: recorded, not trained
+        return finish_step(step.folder, identity, [], _run_details(cfg, device, 0.0, empty=True, skipped=too_large))
+    updates = None
+    if step.method == "equal_steps":   # as many optimizer updates as a run on the full training set
+        updates = schedule_steps(cfg.phase2, math.ceil(len(data.train) / cfg.phase2.batch_size))[1]
     _, scores, per_example, seconds, engine = _fine_tune_run(data, rows, "phase2", step.seed, device, False,
-                                                             step.describe(), bar_position)
+                                                             step.describe(), bar_position, updates)
     atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
     spec = next((s for s in subset_family(cfg.runs) if s.name == step.subset), None)
     kept = None if spec is None else spec.label
     if step.method == "cheaper":  # the ticket of a cheaper scoring: its own runs and epochs
         cheaper = subsets.info["cheaper"]
         kept = f"H 1-{cheaper['runs'] - 1} of {cheaper['runs']} runs x {cheaper['epochs']} epochs"
+    if step.method == "equal_steps":
+        kept = f"{kept}, {updates} updates (full data's)"
     if step.method == "moved":    # the ticket of a variant's scoring, or the pair's own at that run count
         moved = subsets.info["moved"]
         of = next((t["variant"] for t in moved["tickets"] if t["subset"] == step.subset), None)
@@ -161,6 +173,18 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
         "seed": step.seed, "eval": scores})
     return finish_step(step.folder, identity, [METRICS_FILE, PREDICTIONS_FILE],
                        _run_details(cfg, device, seconds, **engine))
+
+
+def small_too_large(cfg: PairConfig, subsets, subset: str) -> str:
+    """'' unless ``subset`` is one of ``small_subsets`` and its H-score subset holds more than the share of
+    the training set; then why its steps (H-score and random alike) train nothing."""
+    if cfg.small_subsets is None or subset not in small_subsets(cfg):
+        return ""
+    size = len(subsets.positions("hscore", subset, 0))
+    share = cfg.small_subsets.share
+    if size <= share * subsets.n_full:
+        return ""
+    return f"{subset} holds {size} of {subsets.n_full} examples, more than small_subsets.share = {share:g}"
 
 
 def _select(step: Step, identity: dict) -> dict:

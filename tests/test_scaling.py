@@ -1,0 +1,140 @@
+"""The scaling profile: nested stratified samples, full data from the scoring runs, the equal-steps arm,
+the small subsets against random, and the chapter's numbers (crossover, trend) on constructed data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hscore import config, paths
+from hscore.__main__ import main
+from hscore.data import get_task, load_splits
+from hscore.data.split import stratified_order
+from hscore.errors import ConfigError
+from hscore.study import plan
+from hscore.study.results import FULL_FROM_SCORING, PairResults
+
+
+def test_stratified_order_is_nested_and_keeps_each_class_share():
+    labels = np.array([0] * 700 + [1] * 250 + [2] * 50)
+    order = stratified_order(labels, seed=3)
+    assert sorted(order.tolist()) == list(range(1000))
+    for n in (20, 100, 333, 999):
+        counts = np.bincount(labels[order[:n]], minlength=3)
+        assert np.all(np.abs(counts - n * np.array([0.7, 0.25, 0.05])) <= 1), (n, counts)
+    assert not np.array_equal(order, stratified_order(labels, seed=4))
+
+
+def test_scaling_profile_validates_plans_and_its_samples_are_nested(study):
+    built = plan.build("scaling", study=study, check_writable=False)
+    sizes = [c.train_cap for c in built.configs]
+    assert sizes == [250, 500, 1000, 2000, 4000]
+    assert len({c.task for c in built.configs}) == 5 and {c.model for c in built.configs} == {"minilm"}
+    for cfg in built.configs:
+        steps = built.of_pair(cfg)
+        finetune = [s for s in steps if s.stage == "finetune"]
+        assert not [s for s in finetune if s.method == "full"]   # full data: the scoring runs
+        assert [s.seed for s in finetune if s.method == "equal_steps"] == [6666]
+        assert sorted({s.subset for s in finetune if s.method == "hscore"}) == sorted(
+            ["remove-0-6", "remove-0-1-6", "remove-0-1-2-6", "remove-0-1-2-3-6", "remove-0-1-2-3-4-6"])
+        assert len([s for s in steps if s.stage == "score"]) == 6 and cfg.phase1.epochs == 3
+    trains, evals = [], []
+    for cfg in built.configs:
+        task = get_task(cfg.task, cfg.declared)
+        assert task.name == cfg.task and task.kind == "classification"
+        splits = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed, cfg.stratified_cap)
+        trains.append(splits["train"])
+        evals.append(splits["validation"].ids)
+    full = load_splits(get_task("rotten_tomatoes"), None, None, 0)["train"]
+    share = full.labels.mean()
+    for small, large in zip(trains, trains[1:]):
+        assert set(small.ids) < set(large.ids)
+    for train in trains:
+        assert abs(train.labels.sum() - share * len(train)) <= 1
+    assert all(np.array_equal(evals[0], e) for e in evals)   # one validation set for all N
+    assert "scaling" in config.offline_profiles(study)
+
+
+def test_phase2_full_false_needs_the_phases_to_agree(tiny_config):
+    with pytest.raises(ConfigError, match="phase2_full"):
+        tiny_config(phase2_full=False, phase2=config.PhaseConfig(seeds=(7,), epochs=1, lr=3e-5, batch_size=8))
+    with pytest.raises(ConfigError, match="equal_steps"):
+        tiny_config(equal_steps=2)
+    with pytest.raises(ConfigError, match="random"):
+        tiny_config(small_subsets=config.SmallSubsets(share=0.3), baselines=("ambiguous",))
+
+
+def test_a_task_alias_names_only_built_in_data(study_file):
+    study_file(lambda d: d["tasks"].update({"mine": {"data_of": "no_such_task"}}))
+    with pytest.raises(ConfigError, match="data_of = 'no_such_task' is not a built-in task"):
+        config.load_study()
+
+
+def test_equal_steps_trains_as_many_updates_as_full_data(tiny_config, tiny_tokenizer, monkeypatch):
+    import torch
+
+    from hscore.engine import train
+    from hscore.engine.prepared import prepare
+
+    cfg = tiny_config()
+    data = prepare(cfg)
+    made = []
+    real = train.get_linear_schedule_with_warmup
+    monkeypatch.setattr(train, "get_linear_schedule_with_warmup",
+                        lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    rows = np.arange(0, len(data.train), 3)              # a third of the rows
+    subset = data.train.take(rows)
+    full_updates = train.schedule_steps(cfg.phase2, int(np.ceil(len(data.train) / cfg.phase2.batch_size)))[1]
+    model, _ = data.fresh_model(0)
+    train.fine_tune(model, data.kind, tiny_tokenizer, subset, cfg.phase2, seed=7, order=np.arange(len(rows)),
+                    device=torch.device("cpu"), record=False, updates=full_updates)
+    own = train.schedule_steps(cfg.phase2, int(np.ceil(len(rows) / cfg.phase2.batch_size)))[1]
+    assert made[-1].last_epoch == full_updates > own
+    assert made[-1].get_last_lr()[0] == 0.0   # the schedule decayed to zero over exactly those updates
+
+
+TINY_SCALING = {
+    "description": "tests: two nested sizes of the random tiny BERT's Rotten Tomatoes, seconds per run",
+    "settings": {"max_length": 32, "eval_cap": 20, "stratified_cap": True, "phase2_full": False,
+                 "baselines": ["random"], "cheaper_ticket": None, "phase2_subsets": ["remove-0-3"],
+                 "equal_steps": 1, "small_subsets": {"share": 0.6, "seeds": 1},
+                 "phase1": {"seeds": [1, 2, 3], "epochs": 2, "lr": 1.0e-3, "batch_size": 8},
+                 "phase2": {"seeds": [7, 8], "epochs": 2, "lr": 1.0e-3, "batch_size": 8}},
+    "pairs": [{"model": "tiny-bert", "task": "rt_n40", "settings": {"train_cap": 40}},
+              {"model": "tiny-bert", "task": "rt_n80", "settings": {"train_cap": 80}}],
+}
+
+
+@pytest.mark.slow
+def test_a_two_size_scaling_profile_runs_end_to_end(study_file, results_dir):
+    def edit(d):
+        d["profiles"]["tiny-scaling"] = TINY_SCALING
+        d["tasks"].update({"rt_n40": {"data_of": "rotten_tomatoes"}, "rt_n80": {"data_of": "rotten_tomatoes"}})
+
+    study_file(edit)
+    assert main(["run", "--profile", "tiny-scaling"]) == 0
+    built = plan.build("tiny-scaling")
+    for cfg in built.configs:
+        pair = PairResults(cfg)
+        table = pair.phase2()
+        full = table[table["method"] == "full"]
+        assert set(full["kept"]) == {FULL_FROM_SCORING} and sorted(full["seed"].unique()) == [1, 2, 3]
+        assert (full["size"] == cfg.train_cap).all()
+        preds = pair.predictions()
+        assert set(preds.loc[preds["method"] == "full", "seed"]) == {1, 2, 3}
+        equal = [s for s in built.of_pair(cfg) if s.method == "equal_steps"]
+        assert len(equal) == 1
+        metrics = json.loads((equal[0].folder / paths.METRICS_FILE).read_text())
+        updates = 2 * int(np.ceil(cfg.train_cap / 8))
+        assert metrics["kept"].endswith(f"{updates} updates (full data's)")
+        assert metrics["size"] == pair.subsets().size(pair.subsets().winning_ticket)
+        small = [s for s in built.of_pair(cfg) if s.stage == "finetune" and s.subset == "remove-0-1-3"]
+        assert {s.method for s in small} == {"hscore", "random"} and {s.seed for s in small} == {7}
+        size = len(pair.subsets().positions("hscore", "remove-0-1-3", 0))
+        records = [json.loads((s.folder / "step.json").read_text()) for s in small]
+        if size > 0.6 * cfg.train_cap:
+            assert all("more than small_subsets.share" in r["skipped"] for r in records)
+        else:
+            assert not any(r.get("empty") for r in records) or size == 0

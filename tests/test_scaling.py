@@ -138,3 +138,86 @@ def test_a_two_size_scaling_profile_runs_end_to_end(study_file, results_dir):
             assert all("more than small_subsets.share" in r["skipped"] for r in records)
         else:
             assert not any(r.get("empty") for r in records) or size == 0
+
+    from hscore.analysis import scaling as analysis
+    from hscore.report import scaling as report
+    from hscore.report.book import execute_notebook
+
+    lines = report.answer("tiny-scaling")[0][1]
+    assert lines[0].startswith(("Crossover N* = ", "No crossover up to 80 training examples"))
+    sizes = report._measured("tiny-scaling")["sizes"]
+    assert list(sizes["N"]) == [40, 80] and list(sizes["ticket"]) == [
+        len(PairResults(c).subsets().indices["hscore/remove-0-3"]) for c in built.configs]
+    assert analysis.scaling_of(built.configs) == list(built.configs)
+    out = execute_notebook("scaling", results_dir.parent / "scaling.ipynb", {"profile": "tiny-scaling"})
+    nb = json.loads(out.read_text())
+    errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+              if o["output_type"] == "error"]
+    assert not errors
+    text = json.dumps(nb)
+    assert "<figure" in text and ("Crossover N*" in text or "No crossover" in text)
+
+
+def _differences(rows):
+    """A difference table from (N, comparison, A - B, low, high) rows."""
+    import pandas as pd
+
+    return pd.DataFrame([{"N": n, "comparison": c, "A - B": d, "95% CI low": lo, "95% CI high": hi,
+                          "verdict": "higher" if lo > 0 else "lower" if hi < 0 else "within noise", "seeds A": 3}
+                         for n, c, d, lo, hi in rows])
+
+
+def test_the_crossover_is_the_smallest_n_from_which_the_ticket_holds():
+    from hscore.analysis.scaling import crossover
+
+    rows = []
+    for n, full, rand in ((250, (-4, -7, -1), (-1, -3, 1)), (500, (-1, -3, 1), (0.5, -1, 2)),
+                          (1000, (-2.5, -4, -1), (1, -1, 3)), (2000, (-0.5, -2, 1), (1.5, 0, 3)),
+                          (4000, (0.3, -1, 1.5), (2, 1, 3))):
+        rows += [(n, "ticket - full", *full), (n, "ticket - random", *rand)]
+    # 500 holds, 1000 is below full beyond noise, so N* is 2000, not 500
+    assert crossover(_differences(rows)) == 2000
+    no = [r if r[0] != 4000 or r[1] != "ticket - random" else (4000, "ticket - random", -0.2, -1, 0.5) for r in rows]
+    assert crossover(_differences(no)) is None   # at the largest N it is not above random: no crossover
+
+
+def test_the_share_trend_recovers_a_line_in_log_n_and_says_when_it_extrapolates():
+    from hscore.analysis.scaling import share_trend
+
+    n = np.array([250, 500, 1000, 2000, 4000])
+    exact = share_trend(n, 90 - 10 * np.log10(n))
+    assert exact.slope == pytest.approx(-10) and exact.intercept == pytest.approx(90)
+    fit, low, high = exact.predict(11_477)
+    assert fit == pytest.approx(90 - 10 * np.log10(11_477)) and low == pytest.approx(fit) == high
+    assert exact.extrapolates(11_477) and not exact.extrapolates(1000)
+    noisy = share_trend(n, 90 - 10 * np.log10(n) + np.array([2, -2, 1, -1, 0]))
+    assert noisy.slope_low < -10 < noisy.slope_high and noisy.slope_high < 0
+    fit, low, high = noisy.predict(67_349)
+    assert low < fit < high and high - low > noisy.predict(1000)[2] - noisy.predict(1000)[1]
+    flat = share_trend(n, np.array([60, 58, 61, 59, 60.0]))
+    assert flat.slope_low < 0 < flat.slope_high
+    assert share_trend(n[:2], np.array([60, 50.0])) is None
+
+
+def test_the_sentences_say_when_a_class_vanishes_and_when_there_is_no_crossover():
+    import pandas as pd
+
+    from hscore.analysis.scaling import sentences, share_trend
+
+    sizes = pd.DataFrame({"N": [250, 500, 1000], "ticket %": [70.0, 60.0, 50.0],
+                          "neg % of train": [50.0] * 3, "neg % of ticket": [0.0, 20.0, 45.0],
+                          "pos % of train": [50.0] * 3, "pos % of ticket": [100.0, 80.0, 55.0],
+                          "H=0 %": [20.0, 15.0, 10.0], "H=1 %": [70.0, 60.0, 50.0], "H=2 %": [10.0, 25.0, 40.0]})
+    rows = [(n, "ticket - full", -3, -5, -1) for n in (250, 500, 1000)] + \
+        [(n, "ticket - random", 1, -1, 3) for n in (250, 500, 1000)]
+    trend = share_trend(sizes["N"].to_numpy(), sizes["ticket %"].to_numpy())
+    lines = sentences(sizes, _differences(rows), pd.DataFrame(), trend, ("neg", "pos"), {"SST-2": 67_349},
+                      "minilm", "rotten_tomatoes", 0.3)
+    assert lines[0].startswith("No crossover up to 1,000 training examples: it is below full data beyond noise")
+    assert any("Class neg" in line and "holds none of it at N = 250, and keeps it from N = 500 on" in line
+               for line in lines)
+    assert any(line.startswith("What is pruned moves with N: H = 0") and "H = 2 (every run right in every epoch) "
+               "10%, 25%, 40%" in line for line in lines)
+    assert any("Class pos" in line and "no N drops it" in line for line in lines)
+    assert any("an extrapolation" in line and "at 67,349" in line for line in lines)
+    assert lines[-1].startswith("No nested subset held 30%")

@@ -127,7 +127,9 @@ def el2n_agreement(dynamics: TrainingDynamics, size: int) -> dict | None:
 
 
 def sentences(movement: pd.DataFrame, moved: pd.DataFrame, base_runs: int, base_ticket: int, n: int) -> list[str]:
-    """The chapter's findings, computed from ``movement_table`` and ``moved_comparisons``."""
+    """The chapter's findings, computed from ``movement_table`` and ``moved_comparisons``, most important
+    first: the ticket's size, whether any setting moves it further than seeds do, the yardstick, the
+    setting that moves it most, then phase 2."""
     out = []
     if movement.empty:
         return out
@@ -135,6 +137,7 @@ def sentences(movement: pd.DataFrame, moved: pd.DataFrame, base_runs: int, base_
     settings = movement[movement["setting"] != SEEDS].sort_values("jaccard")
     out.append(f"The pair's winning ticket from {base_runs} runs holds {base_ticket} of {n} training examples "
                f"({100 * base_ticket / n:.0f}%).")
+    verdict = len(out)   # the verdict on the settings goes here, second, once it is computed
     if len(seeds):
         s = seeds.iloc[0]
         out.append(f"Other seeds alone ({s['changed']}) move the {s['runs']}-run ticket to a Jaccard overlap of "
@@ -150,13 +153,13 @@ def sentences(movement: pd.DataFrame, moved: pd.DataFrame, base_runs: int, base_
                    f"{first['largest class shift (points)']:.1f} points.")
         if np.isfinite(floor):
             if below.empty:
-                out.append(f"None of the {len(settings)} settings moves it further than other seeds do: every one "
-                           f"stays within the seeds' own noise.")
+                out.insert(verdict, f"None of the {len(settings)} settings moves it further than other seeds do: "
+                                    "every one stays within the seeds' own noise.")
             elif len(below) == len(settings):
-                out.append(f"All {len(settings)} settings move it further than other seeds do.")
+                out.insert(verdict, f"All {len(settings)} settings move it further than other seeds do.")
             else:
-                out.append(f"{len(below)} of {len(settings)} settings move it further than other seeds do "
-                           f"({', '.join(below['setting'])}); the rest stay within the seeds' own noise.")
+                out.insert(verdict, f"{len(below)} of {len(settings)} settings move it further than other seeds do "
+                                    f"({', '.join(below['setting'])}); the rest stay within the seeds' own noise.")
     for _, r in moved.iterrows():
         verdict = {"higher": "higher, beyond noise", "lower": "lower, beyond noise", "within noise": "within noise"}[
             r["verdict"]]

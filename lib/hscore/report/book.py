@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from .. import config, paths
+from ..analysis.scaling import scaling_of
 from ..data import get_task
 from ..data.packaged import package_dir
 from ..errors import CorruptResultError, HScoreError
@@ -39,13 +40,14 @@ OPTIONAL_NOTEBOOKS = {
                     lambda cfgs: any(c.variants and c.scoring_checkpoint is None for c in cfgs)),
     "transfer": ("A small model's ticket for a larger one", lambda cfgs: any(c.scoring_checkpoint is not None
                                                                              for c in cfgs)),
+    "scaling": ("How the ticket changes with the size of the data", lambda cfgs: bool(scaling_of(cfgs))),
 }
 GUIDE_NOTEBOOKS = {"trainer": "Score your own Trainer run"}  # notebook -> page under Method; reads benchmarks/
 MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-static-mathjax package
 # The records the *Reproducing* page includes, copied into the book's source at build time:
 # book file <- benchmarks file (the GPU check's page; the question profiles' answers, by `make findings`)
 RECORD_PAGES = {"_gpu_check.md": "gpu/README.md", "_sensitivity.md": "findings/sensitivity.md",
-                "_transfer.md": "findings/transfer.md"}
+                "_transfer.md": "findings/transfer.md", "_scaling.md": "findings/scaling.md"}
 LANDING_PAGE = "_landing.md"       # the answer of each profile in the book, written at build time for intro.md
 
 
@@ -246,7 +248,11 @@ def install_records() -> list[Path]:
     out = []
     for name, source in RECORD_PAGES.items():
         out.append(paths.book_dir() / name)
-        shutil.copyfile(paths.BENCHMARKS / source, out[-1])
+        if (paths.BENCHMARKS / source).exists():
+            shutil.copyfile(paths.BENCHMARKS / source, out[-1])
+        else:   # a record not made yet in this copy of the repository: said, not left out in silence
+            atomic_write_bytes(out[-1], f"*Not recorded yet: `benchmarks/{source}` is written by `make findings` "
+                                        "(or `make gpu-check`) from the profile's results.*\n".encode())
     return out
 
 

@@ -184,33 +184,41 @@ def majority(pairs: list[PairResults]) -> dict:
     return majority_scores(pairs)
 
 
-def question_markdown(profile: str) -> str | None:
-    """A question profile's answer (``sensitivity``: how far the ticket moves; ``transfer``: whether a
-    small model's ticket serves a larger one): per pair, the sentences its chapter computes from the
-    results, then what the profile cannot cover. None for a profile that asks no such question."""
-    from . import sensitivity, transfer
+README_LINES = 3   # a question profile's answer on the README: the first sentences of each of its chapters'
 
-    answers = sensitivity.answer(profile) + transfer.answer(profile)
+
+def question_markdown(profile: str, first: int | None = None) -> str | None:
+    """A question profile's answer (``sensitivity``: how far the ticket moves; ``transfer``: whether a
+    small model's ticket serves a larger one; ``scaling``: how the ticket changes with the size of the
+    data): per pair, the sentences its chapter computes from the results (most important first), then
+    what the profile cannot cover. ``first``: only the first sentences of each, nothing more (the README's
+    lines). None for a profile that asks no such question."""
+    from . import scaling, sensitivity, transfer
+
+    answers = sensitivity.answer(profile) + transfer.answer(profile) + scaling.answer(profile)
     if not answers:
-        if sensitivity.sensitivity_pairs(profile) or transfer.transfer_pairs(profile):
+        if sensitivity.sensitivity_pairs(profile) or transfer.transfer_pairs(profile) or \
+                scaling.scaling_configs(profile):
             raise HScoreError(f"profile {profile}: its runs are not done yet (`hscore run --profile {profile}`)")
         return None
-    text = "".join(f"*`{profile}` profile, {title}:*\n\n" + "".join(f"- {line}\n" for line in lines) + "\n"
+    text = "".join(f"*`{profile}` profile, {title}:*\n\n" + "".join(f"- {line}\n" for line in lines[:first]) + "\n"
                    for title, lines in answers)
-    scope = sensitivity.scope(profile)
+    scope = sensitivity.scope(profile) if first is None else ""
     return text + (f"{scope}\n" if scope else "")
 
 
 def write_front_page_findings(profile: str, out: Path, question: str | None) -> tuple[Path, ...]:
     """The README's findings of a profile, re-made from its results: ``<out>/<profile>.md`` (the verdict
     and the claims table) and ``<out>/<profile>.png`` (the summary figure, captioned in the Markdown); for
-    a profile that asks how sensitive the ticket is or whether it transfers, ``<out>/<profile>.md`` holds
-    ``question``, its answer as ``question_markdown`` made it (None: the profile asks no such question)."""
+    a question profile (sensitivity, transfer, scaling), ``<out>/<profile>.md`` holds ``question``, its
+    answer as ``question_markdown`` made it (the book's), and ``<out>/<profile>-readme.md`` its first
+    ``README_LINES`` sentences (the README's; None: the profile asks no such question)."""
     if question is not None:
         out.mkdir(parents=True, exist_ok=True)
-        page = out / f"{profile}.md"
+        page, short = out / f"{profile}.md", out / f"{profile}-readme.md"
         page.write_text(question)
-        return (page,)
+        short.write_text(question_markdown(profile, README_LINES))
+        return page, short
     pairs = profile_results(profile)
     found = profile_findings(profile, pairs)
     if not found:

@@ -20,7 +20,7 @@ from ..pruning.baselines import BASELINES
 from ..pruning.scores import h_histogram
 
 METHOD_STYLE = {"hscore": ("#c0392b", "o"), **{b.name: (b.color, b.marker) for b in BASELINES.values()},
-                "cheaper": ("#c2185b", "*")}  # colour, marker
+                "cheaper": ("#c2185b", "*"), "equal_steps": ("#7d3c98", "P")}  # colour, marker
 
 
 DPI = 160

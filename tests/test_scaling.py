@@ -163,7 +163,8 @@ def _differences(rows):
     import pandas as pd
 
     return pd.DataFrame([{"N": n, "comparison": c, "A - B": d, "95% CI low": lo, "95% CI high": hi,
-                          "verdict": "higher" if lo > 0 else "lower" if hi < 0 else "within noise", "seeds A": 3}
+                          "verdict": "higher" if lo > 0 else "lower" if hi < 0 else "within noise", "seeds A": 3,
+                          "A score": 57.3 + (n == 250) * 0.1 + (n != 250) * 10, "majority": 57.3}
                          for n, c, d, lo, hi in rows])
 
 
@@ -221,3 +222,4 @@ def test_the_sentences_say_when_a_class_vanishes_and_when_there_is_no_crossover(
     assert any("Class pos" in line and "no N drops it" in line for line in lines)
     assert any("an extrapolation" in line and "at 67,349" in line for line in lines)
     assert lines[-1].startswith("No nested subset held 30%")
+    assert any(line.startswith("At N = 250 the ticket's runs score as the majority class (57.3)") for line in lines)

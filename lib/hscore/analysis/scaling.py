@@ -40,6 +40,8 @@ T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.
 # examples that have no gold label, as the official code drops them), for placing its tickets on the axis.
 PAPER_TRAIN_EXAMPLES = {"sst2": 67_349, "mnli": 392_702, "snli": 549_367, "race": 87_866, "squad_v2": 130_319}
 
+AT_MAJORITY = 0.5   # points: a mean score this close to the majority class's is a model that learned nothing
+
 DIFFERENCES = {   # the chapter's comparisons: name -> ((method, subset of A), (method, subset of B)); "ticket" resolves
     "ticket - full": (("hscore", "ticket"), ("full", "full")),
     "ticket - random": (("hscore", "ticket"), ("random", "ticket")),
@@ -77,6 +79,8 @@ class ScalingPoint:
     predictions: pd.DataFrame   # rows of PairResults.predictions (method, subset, seed, split, example_id, ...)
     class_names: tuple[str, ...]
     metric: str
+    majority: float | None = None   # the validation score of a model that ignores its input (the training
+                                    # set's majority class)
 
 
 def size_table(points: list[ScalingPoint]) -> pd.DataFrame:
@@ -113,9 +117,16 @@ def difference_table(points: list[ScalingPoint], split: str = "validation") -> p
                 rows.append({"N": p.n, "comparison": name, "A score": c.a, "B score": c.b, "A - B": c.diff,
                              "95% CI low": c.low, "95% CI high": c.high, "verdict": c.verdict,
                              "seeds A": runs[a]["seed"].nunique(), "seeds B": runs[b]["seed"].nunique(),
-                             "paired seeds": c.paired_seeds})
+                             "paired seeds": c.paired_seeds, "majority": p.majority})
     return pd.DataFrame(rows, columns=["N", "comparison", "A score", "B score", "A - B", "95% CI low", "95% CI high",
-                                       "verdict", "seeds A", "seeds B", "paired seeds"])
+                                       "verdict", "seeds A", "seeds B", "paired seeds", "majority"])
+
+
+def at_majority(differences: pd.DataFrame) -> list[int]:
+    """The sizes N at which the ticket's runs score as a model that ignores its input (within
+    ``AT_MAJORITY`` points of the majority class): too few updates to learn anything."""
+    rows = differences[(differences["comparison"] == "ticket - full") & differences["majority"].notna()]
+    return [int(n) for n, a, m in zip(rows["N"], rows["A score"], rows["majority"]) if abs(a - m) <= AT_MAJORITY]
 
 
 def small_table(points: list[ScalingPoint], split: str = "validation") -> pd.DataFrame:
@@ -131,9 +142,11 @@ def small_table(points: list[ScalingPoint], split: str = "validation") -> pd.Dat
                 rows.append({"N": p.n, "subset": subset, "kept H": label, "size": len(positions),
                              "% of N": 100 * len(positions) / p.n, "H-score": c.a, "random": c.b, "A - B": c.diff,
                              "95% CI low": c.low, "95% CI high": c.high, "verdict": c.verdict,
-                             "seeds": runs[a]["seed"].nunique()})
+                             "seeds": runs[a]["seed"].nunique(),
+                             "both at majority": p.majority is not None and max(abs(c.a - p.majority),
+                                                                                abs(c.b - p.majority)) <= AT_MAJORITY})
     return pd.DataFrame(rows, columns=["N", "subset", "kept H", "size", "% of N", "H-score", "random", "A - B",
-                                       "95% CI low", "95% CI high", "verdict", "seeds"])
+                                       "95% CI low", "95% CI high", "verdict", "seeds", "both at majority"])
 
 
 def crossover(differences: pd.DataFrame) -> int | None:
@@ -276,6 +289,12 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
         note = "" if seeds > 1 else " (one seed: the interval holds the examples' noise and full data's seeds', " \
                                     "not this arm's own seed noise)"
         out.append(f"The ticket {what}, points (95% CI): {parts}{note}.")
+    if "majority" in differences:
+        stuck = at_majority(differences)
+        if stuck:
+            out.append(f"At N = {', '.join(f'{n:,}' for n in stuck)} the ticket's runs score as the majority class "
+                       f"({differences['majority'].dropna().iloc[0]:.1f}): trained on so few examples they learned "
+                       "nothing, so there its comparisons say nothing about which examples it kept.")
     if not eq_ticket.empty:
         beyond = [f"{n:,}" for n, r in eq_ticket.iterrows() if r["verdict"] != "within noise"]
         out.append("More updates on the ticket (equal steps - ticket) change its score beyond noise at "
@@ -301,7 +320,8 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
         out.append(f"At {below} of the training set or less, {len(small)} nested subsets were trained over N = {span}: "
                    f"{len(lower)} score below random subsets of their size beyond noise, {len(higher)} above, "
                    f"{len(small) - len(lower) - len(higher)} within noise (mean H-score - random "
-                   f"{small['A - B'].mean():+.1f} points).")
+                   f"{small['A - B'].mean():+.1f} points; {int(small['both at majority'].sum())} of them with both "
+                   "arms at the majority class).")
     else:
         out.append(f"No nested subset held {below} of the training set or less at any N: nothing to compare with "
                    "random there.")

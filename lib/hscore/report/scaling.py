@@ -49,7 +49,8 @@ def point(pair: PairResults) -> scaling.ScalingPoint:
     return scaling.ScalingPoint(n=subsets.n_full, runs=cfg.runs, h=scores["h"].to_numpy(),
                                 labels=scores["label"].to_numpy(), ticket=subsets.indices[f"hscore/{ticket.name}"],
                                 ticket_name=ticket.name, small=small, predictions=pair.predictions(),
-                                class_names=tuple(task.label_names), metric=task.metric)
+                                class_names=tuple(task.label_names), metric=task.metric,
+                                majority=pair.phase1_info()["trivial"].get("validation", {}).get(task.metric))
 
 
 def _measured(profile: str) -> dict | None:
@@ -242,7 +243,7 @@ def show_scaling(profile: str) -> None:
              f"Above zero the first arm scores higher. At N = {int(differences['N'].max()):,}: {parts} points. "
              "Bars are 95% intervals; where a bar crosses zero the data say nothing about the sign.",
              "Line chart with error bars of three score differences against the number of training examples.")
-        shown = differences.drop(columns="paired seeds").rename(columns={"A - B": "difference"})
+        shown = differences.drop(columns=["paired seeds", "majority"]).rename(columns={"A - B": "difference"})
         display(readable(shown).set_index(["N", "comparison"]))
 
     display(Markdown("### Classes"))

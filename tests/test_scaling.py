@@ -223,3 +223,14 @@ def test_the_sentences_say_when_a_class_vanishes_and_when_there_is_no_crossover(
     assert any("an extrapolation" in line and "at 67,349" in line for line in lines)
     assert lines[-1].startswith("No nested subset held 30%")
     assert any(line.startswith("At N = 250 the ticket's runs score as the majority class (57.3)") for line in lines)
+    assert not any("not monotone" in line for line in lines)
+    turning = sizes.assign(N=[250, 500, 1000, 2000, 4000][:3], **{"ticket %": [30.0, 70.0, 60.0]})
+    turning = pd.concat([turning, turning.iloc[[-1]].assign(N=2000, **{"ticket %": 55.0}),
+                         turning.iloc[[-1]].assign(N=4000, **{"ticket %": 50.0})], ignore_index=True)
+    more = [(n, c, -3, -5, -1) for n in (2000, 4000) for c in ("ticket - full", "ticket - random")]
+    lines = sentences(turning, _differences(rows + more), pd.DataFrame(), None, ("neg", "pos"),
+                      {"SST-2": 67_349}, "minilm", "rotten_tomatoes", None)
+    shape = next(line for line in lines if "not monotone" in line)
+    assert "largest at N = 500 (70%) and falls to 50% at 4,000" in shape
+    slope = np.polyfit(np.log10([500, 1000, 2000, 4000]), [70, 60, 55, 50], 1)[0]   # -21.6
+    assert f"a line over N >= 500 alone gives {slope:+.1f} points per tenfold N" in shape and "at 67,349" in shape

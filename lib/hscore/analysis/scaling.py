@@ -261,13 +261,6 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
     shares = ", ".join(f"{s:.0f}%" for s in sizes["ticket %"])
     out.append(f"The ticket keeps {shares} of the training set at N = {', '.join(f'{n:,}' for n in ns)} (the paper: "
                "21-27% for its classification tasks at 67k-550k examples, RoBERTa-large).")
-    h_values = [int(c.split("=")[1].split()[0]) for c in sizes.columns if c.startswith("H=")]
-    if h_values:
-        runs = max(h_values)
-        never, always = sizes["H=0 %"], sizes[f"H={runs} %"]
-        out.append(f"What is pruned moves with N: H = 0 (no run right in every epoch) holds "
-                   f"{', '.join(f'{v:.0f}%' for v in never)} and H = {runs} (every run right in every epoch) "
-                   f"{', '.join(f'{v:.0f}%' for v in always)} of the training set.")
     if trend is not None:
         direction = ("falls" if trend.slope_high < 0 else "rises" if trend.slope_low > 0
                      else "shows no trend beyond noise")
@@ -279,6 +272,26 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
         out.append(f"Fitted in log N over {trend.points} sizes, the ticket's share {direction}: {trend.slope:+.1f} "
                    f"points per tenfold N (95% CI {trend.slope_low:+.1f} to {trend.slope_high:+.1f}); the line gives "
                    + " and ".join(preds) + f" ({model} on {task}; the paper's sizes belong to other models and tasks).")
+    share = sizes["ticket %"].to_numpy()
+    peak = int(np.argmax(share))
+    if 0 < peak < len(ns) - 1:   # not monotone: where it turns, and the line of the branch after the turn
+        after = share_trend(np.asarray(ns[peak:]), share[peak:])
+        text = (f"The share is not monotone in N: it is largest at N = {ns[peak]:,} ({share[peak]:.0f}%) and "
+                f"{'falls' if share[-1] < share[peak] else 'stays'} to {share[-1]:.0f}% at {ns[-1]:,}")
+        if after is not None:
+            fit, low, high = after.predict(max(at.values())) if at else (np.nan,) * 3
+            text += (f"; a line over N >= {ns[peak]:,} alone gives {after.slope:+.1f} points per tenfold N (95% CI "
+                     f"{after.slope_low:+.1f} to {after.slope_high:+.1f})" + (
+                         f" and {fit:.0f}% at {max(at.values()):,} (95% CI {low:.0f}-{high:.0f}%, an extrapolation)"
+                         if at else ""))
+        out.append(text + ".")
+    h_values = [int(c.split("=")[1].split()[0]) for c in sizes.columns if c.startswith("H=")]
+    if h_values:
+        runs = max(h_values)
+        never, always = sizes["H=0 %"], sizes[f"H={runs} %"]
+        out.append(f"What is pruned moves with N: H = 0 (no run right in every epoch) holds "
+                   f"{', '.join(f'{v:.0f}%' for v in never)} and H = {runs} (every run right in every epoch) "
+                   f"{', '.join(f'{v:.0f}%' for v in always)} of the training set.")
     for table, what in ((full, "against full data"), (rand, "against random subsets of its size"),
                         (equal, "trained for as many updates as full data, against full data")):
         if table.empty:

@@ -182,7 +182,8 @@ def fine_tune(model, kind: TaskKind, tokenizer, train: Features, hp: PhaseConfig
     start_norm = weight_norm(model)
     eval_logits = np.zeros((n, 0), dtype=np.float32)
 
-    bar = tqdm(total=micro * epochs, desc=desc, unit="step", mininterval=2.0, position=bar_position,
+    steps = micro * epochs if updates is None else min(micro * epochs, total * hp.grad_accum)  # micro-batches
+    bar = tqdm(total=steps, desc=desc, unit="step", mininterval=2.0, position=bar_position,
                leave=bar_position is None)
     for epoch in range(epochs):
         for step in range(micro):

@@ -144,7 +144,7 @@ def test_a_two_size_scaling_profile_runs_end_to_end(study_file, results_dir):
     from hscore.report.book import execute_notebook
 
     lines = report.answer("tiny-scaling")[0][1]
-    assert lines[0].startswith(("Crossover N* = ", "No crossover up to 80 training examples"))
+    assert lines[0].startswith(("Crossover at N = ", "No crossover up to 80 training examples"))
     sizes = report._measured("tiny-scaling")["sizes"]
     assert list(sizes["N"]) == [40, 80] and list(sizes["ticket"]) == [
         len(PairResults(c).subsets().indices["hscore/remove-0-3"]) for c in built.configs]
@@ -155,7 +155,7 @@ def test_a_two_size_scaling_profile_runs_end_to_end(study_file, results_dir):
               if o["output_type"] == "error"]
     assert not errors
     text = json.dumps(nb)
-    assert "<figure" in text and ("Crossover N*" in text or "No crossover" in text)
+    assert "<figure" in text and ("Crossover at N" in text or "No crossover" in text)
 
 
 def _differences(rows):
@@ -233,4 +233,12 @@ def test_the_sentences_say_when_a_class_vanishes_and_when_there_is_no_crossover(
     shape = next(line for line in lines if "not monotone" in line)
     assert "largest at N = 500 (70%) and falls to 50% at 4,000" in shape
     slope = np.polyfit(np.log10([500, 1000, 2000, 4000]), [70, 60, 55, 50], 1)[0]   # -21.6
-    assert f"a line over N >= 500 alone gives {slope:+.1f} points per tenfold N" in shape and "at 67,349" in shape
+    assert f"a line in log N over N >= 500 alone gives {slope:+.1f} points per tenfold N" in shape
+    assert "at 67,349" in shape and lines.index(shape) == 2   # right after the shares: the README's third line
+    equal = [(n, "equal steps - ticket", d, lo, hi) for n, d, lo, hi in ((500, 3, 1, 5), (1000, 0, -2, 2),
+                                                                          (2000, -3, -5, -1))]
+    lines = sentences(turning, _differences(rows + more + equal), pd.DataFrame(), None, ("neg", "pos"), {},
+                      "minilm", "rotten_tomatoes", None)
+    said = next(line for line in lines if line.startswith("Training the ticket for full data's number of updates"))
+    assert "raises it beyond noise at N = 500" in said and "lowers it beyond noise at N = 2,000" in said
+    assert "1,000" not in said

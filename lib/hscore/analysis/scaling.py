@@ -223,6 +223,16 @@ def vanished_classes(sizes: pd.DataFrame, class_names) -> dict[str, list[int]]:
             for name in class_names}
 
 
+def _predictions(trend: Trend, at: dict[str, int]) -> str:
+    """``; it gives 73% at 11,477 (all of Rotten Tomatoes; 95% CI 16-100%, an extrapolation) and ...``."""
+    preds = []
+    for name, n in at.items():
+        fit, low, high = trend.predict(n)
+        preds.append(f"{fit:.0f}% at {n:,} ({name}; 95% CI {low:.0f}-{high:.0f}%"
+                     + (", an extrapolation" if trend.extrapolates(n) else "") + ")")
+    return "; it gives " + " and ".join(preds) if preds else ""
+
+
 def _ci(row) -> str:
     return f"{row['A - B']:+.1f} points (95% CI {row['95% CI low']:+.1f} to {row['95% CI high']:+.1f})"
 
@@ -245,10 +255,10 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
     by = lambda name: differences[differences["comparison"] == name].set_index("N")
     full, rand, equal, eq_ticket = (by(name) for name in DIFFERENCES)
     if star is not None:
-        r = full.loc[star]
-        out.append(f"Crossover N* = {star:,}: from {star:,} training examples on, {model}'s winning ticket on {task} "
+        r, q = full.loc[star], rand.loc[star]
+        out.append(f"Crossover at N = {star:,}: from {star:,} training examples on, {model}'s winning ticket on {task} "
                    f"scores within noise of full data or better ({_ci(r)} at {star:,}) and above random subsets of "
-                   f"its size ({rand.loc[star, 'A - B']:+.1f} points).")
+                   f"its size ({_ci(q)}, {_said(q)}).")
     else:
         last = ns[-1]
         why = []
@@ -261,17 +271,6 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
     shares = ", ".join(f"{s:.0f}%" for s in sizes["ticket %"])
     out.append(f"The ticket keeps {shares} of the training set at N = {', '.join(f'{n:,}' for n in ns)} (the paper: "
                "21-27% for its classification tasks at 67k-550k examples, RoBERTa-large).")
-    if trend is not None:
-        direction = ("falls" if trend.slope_high < 0 else "rises" if trend.slope_low > 0
-                     else "shows no trend beyond noise")
-        preds = []
-        for name, n in at.items():
-            fit, low, high = trend.predict(n)
-            preds.append(f"{fit:.0f}% at {n:,} ({name}; 95% CI {low:.0f}-{high:.0f}%"
-                         + (", an extrapolation" if trend.extrapolates(n) else "") + ")")
-        out.append(f"Fitted in log N over {trend.points} sizes, the ticket's share {direction}: {trend.slope:+.1f} "
-                   f"points per tenfold N (95% CI {trend.slope_low:+.1f} to {trend.slope_high:+.1f}); the line gives "
-                   + " and ".join(preds) + f" ({model} on {task}; the paper's sizes belong to other models and tasks).")
     share = sizes["ticket %"].to_numpy()
     peak = int(np.argmax(share))
     if 0 < peak < len(ns) - 1:   # not monotone: where it turns, and the line of the branch after the turn
@@ -279,12 +278,16 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
         text = (f"The share is not monotone in N: it is largest at N = {ns[peak]:,} ({share[peak]:.0f}%) and "
                 f"{'falls' if share[-1] < share[peak] else 'stays'} to {share[-1]:.0f}% at {ns[-1]:,}")
         if after is not None:
-            fit, low, high = after.predict(max(at.values())) if at else (np.nan,) * 3
-            text += (f"; a line over N >= {ns[peak]:,} alone gives {after.slope:+.1f} points per tenfold N (95% CI "
-                     f"{after.slope_low:+.1f} to {after.slope_high:+.1f})" + (
-                         f" and {fit:.0f}% at {max(at.values()):,} (95% CI {low:.0f}-{high:.0f}%, an extrapolation)"
-                         if at else ""))
+            text += (f"; a line in log N over N >= {ns[peak]:,} alone gives {after.slope:+.1f} points per tenfold N "
+                     f"(95% CI {after.slope_low:+.1f} to {after.slope_high:+.1f})" + _predictions(after, at))
         out.append(text + ".")
+    if trend is not None:
+        direction = ("falls" if trend.slope_high < 0 else "rises" if trend.slope_low > 0
+                     else "shows no trend beyond noise")
+        out.append(f"Fitted in log N over all {trend.points} sizes, the ticket's share {direction}: "
+                   f"{trend.slope:+.1f} points per tenfold N (95% CI {trend.slope_low:+.1f} to {trend.slope_high:+.1f})"
+                   + _predictions(trend, at) + f" ({model} on {task}; the paper's sizes belong to other models and "
+                   "tasks).")
     h_values = [int(c.split("=")[1].split()[0]) for c in sizes.columns if c.startswith("H=")]
     if h_values:
         runs = max(h_values)
@@ -309,17 +312,31 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
                        f"({differences['majority'].dropna().iloc[0]:.1f}): trained on so few examples they learned "
                        "nothing, so there its comparisons say nothing about which examples it kept.")
     if not eq_ticket.empty:
-        beyond = [f"{n:,}" for n, r in eq_ticket.iterrows() if r["verdict"] != "within noise"]
-        out.append("More updates on the ticket (equal steps - ticket) change its score beyond noise at "
-                   + (", ".join(beyond) if beyond else "no N") + ": "
-                   + ("so fewer updates, not less data, explain part of the gap there." if beyond else
-                      "the gap to full data is less data, not fewer updates, as far as these runs can tell."))
+        higher = [f"{n:,} ({_ci(r)})" for n, r in eq_ticket.iterrows() if r["verdict"] == "higher"]
+        lower = [f"{n:,} ({_ci(r)})" for n, r in eq_ticket.iterrows() if r["verdict"] == "lower"]
+        text = "Training the ticket for full data's number of updates instead of its own (equal steps - ticket)"
+        if not higher and not lower:
+            text += (" changes its score beyond noise at no N: as far as these runs tell, the gap to full data is "
+                     "less data, not fewer updates.")
+        else:
+            parts = []
+            if higher:
+                parts.append(f"raises it beyond noise at N = {', '.join(higher)}: there fewer updates explain part "
+                             "of the gap")
+            if lower:
+                parts.append(f"lowers it beyond noise at N = {', '.join(lower)}: there the extra epochs over the same "
+                             "examples hurt, so the gap is not fewer updates")
+            text += " " + "; it ".join(parts) + "."
+        out.append(text)
     vanished = vanished_classes(sizes, class_names)
     for name in class_names:
         kept = ", ".join(f"{s:.0f}%" for s in sizes[f"{name} % of ticket"])
         train = sizes[f"{name} % of train"].mean()
         gone = vanished[name]
         after = [n for n in ns if n > max(gone)] if gone else []
+        shift = sizes[f"{name} % of ticket"] - sizes[f"{name} % of train"]
+        worst = int(np.argmax(np.abs(shift.to_numpy())))
+        kept += f" (furthest from its share at N = {ns[worst]:,}: {shift.iloc[worst]:+.0f} points)"
         out.append(f"Class {name} is {train:.0f}% of every training set and {kept} of the ticket"
                    + (f"; the ticket holds none of it at N = {', '.join(f'{n:,}' for n in gone)}"
                       + (f", and keeps it from N = {after[0]:,} on." if after else ".") if gone

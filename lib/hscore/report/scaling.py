@@ -219,7 +219,7 @@ def show_scaling(profile: str) -> None:
     h0, hr = sizes["H=0 %"], sizes[f"H={runs} %"]
     show(plot_h_shares(sizes, runs, f"{name}: H per training-set size"),
          f"Every training example's H (runs, of {runs}, that got it right in every epoch) as shares per N. "
-         f"The pruned ends: H = {runs} (always right) grows from {hr.iloc[0]:.0f}% to {hr.iloc[-1]:.0f}%, "
+         f"The pruned ends: H = {runs} (always right) goes from {hr.iloc[0]:.0f}% to {hr.iloc[-1]:.0f}%, "
          f"H = 0 (never right in every epoch) goes from {h0.iloc[0]:.0f}% to {h0.iloc[-1]:.0f}%.",
          "Stacked bar chart of the share of each H value per training-set size.")
     display(readable(sizes[["N", "ticket", "ticket %", *[f"H={h} %" for h in range(runs + 1)]]]).set_index("N"))

@@ -10,7 +10,7 @@ import pytest
 
 from hscore import config, paths
 from hscore.__main__ import main
-from hscore.data import get_task, load_splits
+from hscore.data import get_task, load_splits, pair_splits
 from hscore.data.split import stratified_order
 from hscore.errors import ConfigError
 from hscore.study import plan
@@ -44,7 +44,7 @@ def test_scaling_profile_validates_plans_and_its_samples_are_nested(study):
     for cfg in built.configs:
         task = get_task(cfg.task, cfg.declared)
         assert task.name == cfg.task and task.kind == "classification"
-        splits = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed, cfg.stratified_cap)
+        splits = pair_splits(task, cfg)
         trains.append(splits["train"])
         evals.append(splits["validation"].ids)
     full = load_splits(get_task("rotten_tomatoes"), None, None, 0)["train"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hscore import config, paths, pip
-from hscore.data import bigbench, get_task, load_splits
+from hscore.data import bigbench, get_task, pair_splits
 from hscore.errors import DataUnavailableError, excerpt, excerpts
 from hscore.records import RECORD_HASH, finish_step, read_record, verify
 from hscore.study import plan as plan_module
@@ -40,7 +40,7 @@ def test_every_offline_profile_loads_its_data_from_an_empty_data_folder(profile,
     plan = plan_module.build(profile, check_writable=False)
     assert plan_module.missing_sources(plan) == {}   # the packages are installed; what is downloaded is served
     for cfg in plan.configs:
-        splits = load_splits(get_task(cfg.task, cfg.declared), cfg.train_cap, cfg.eval_cap, cfg.data_seed)
+        splits = pair_splits(get_task(cfg.task, cfg.declared), cfg)
         assert len(splits["train"]) >= min(cfg.train_cap or 20, 20) and all(len(s) for s in splits.values())
     assert not (tmp_path / "empty").exists()    # nothing was downloaded to check it
 

@@ -10,10 +10,10 @@
 """
 
 from .declared import TaskSpec, parse_spec
-from .registry import BUILTIN, TaskAlias, get_task, identity, load_splits, parse_task
+from .registry import BUILTIN, TaskAlias, get_task, identity, load_splits, pair_splits, parse_task
 from .split import Split, stratified_split, text_split
 from .task import Task
 
 __all__ = ["BUILTIN", "Split", "Task", "TaskAlias", "TaskSpec", "get_task", "identity", "load_splits", "parse_spec",
-           "parse_task",
+           "pair_splits", "parse_task",
            "stratified_split", "text_split"]

@@ -136,6 +136,12 @@ def load_splits(task: Task, train_cap: int | None, eval_cap: int | None, data_se
     return out
 
 
+def pair_splits(task: Task, cfg) -> dict[str, Split]:
+    """``load_splits`` as a pair's configuration caps them (its ``train_cap``, ``eval_cap``, ``data_seed``
+    and ``stratified_cap``): the one place every reader and runner of a pair loads its data."""
+    return load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed, cfg.stratified_cap)
+
+
 def identity(task: Task, splits: dict[str, Split]) -> dict:
     """What a run's result depends on in its data: the task (``Task.identity``) and the fingerprint
     of the training split and of every evaluation split, as loaded and capped."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ConfigError, PairConfig
-from ..data import Split, Task, get_task, load_splits
+from ..data import Split, Task, get_task, pair_splits
 from ..data import identity as data_identity
 from ..files import array_fingerprint
 from . import padding_free
@@ -74,7 +74,7 @@ def prepare(cfg: PairConfig) -> PairData:
     """Load, cap and tokenize a pair's splits; pick the head its model trains for the task's kind."""
     task = get_task(cfg.task, cfg.declared)
     kind = get_kind(task.kind)
-    splits = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed, cfg.stratified_cap)
+    splits = pair_splits(task, cfg)
     tokenizer = load_tokenizer(cfg.checkpoint)
     limit = max_positions(cfg.checkpoint)   # known here for Hub checkpoints the plan could not read
     if limit is not None and cfg.max_length > limit:

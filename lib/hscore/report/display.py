@@ -28,7 +28,7 @@ from ..analysis.tables import (
     profile_summary,
 )
 from ..config import PairConfig
-from ..data import get_task, load_splits
+from ..data import get_task, pair_splits
 from ..engine.device import versions
 from ..engine.kinds import get_kind
 from ..errors import HScoreError
@@ -448,7 +448,7 @@ def show_pruned(pairs: list[PairResults], per_h: int = 2) -> None:
         _heading(pair)
         task = get_task(cfg.task, cfg.declared)
         scores = pair.scores()
-        train = load_splits(task, cfg.train_cap, None, cfg.data_seed, cfg.stratified_cap)["train"]
+        train = pair_splits(task, cfg)["train"]
         display(h_levels(scores, cfg.runs).round(3))
         with pd.option_context("display.max_colwidth", 200):
             display(examples_by_h(scores, train, task.label_names, get_kind(task.kind), per_h=per_h).round(2)

@@ -32,7 +32,7 @@ import pandas as pd
 from ..analysis.balance import label_balance, vanishing_classes
 from ..analysis.tables import comparison_table, tradeoff_table
 from ..config import ConfigError, PairConfig
-from ..data import BUILTIN, TaskSpec, get_task, load_splits, parse_spec
+from ..data import BUILTIN, TaskSpec, get_task, pair_splits, parse_spec
 from ..data.declared import EXTENSIONS, load_declared, write_table
 from ..engine.checkpoints import model_config
 from ..engine.kinds import get_kind
@@ -66,7 +66,7 @@ def training_table(cfg: PairConfig) -> tuple[pd.DataFrame, str]:
     """The pair's training examples as a table of their original columns (index = example id), and
     the format to write subsets in."""
     task = get_task(cfg.task, cfg.declared)
-    split = load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed, cfg.stratified_cap)["train"]
+    split = pair_splits(task, cfg)["train"]
     if task.declared is not None:
         data = load_declared(task.name, task.declared, cfg.data_seed)
         return data.train.loc[split.ids], data.fmt

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import PairConfig
-from ..data import get_task, load_splits
+from ..data import get_task, pair_splits
 from ..data import identity as data_identity
 from ..errors import EmptySubsetError, HScoreError
 from ..files import array_fingerprint, identity_hash, plain
@@ -147,8 +147,7 @@ class PairRuns:
         if data is None and not self.deferred:
             try:
                 task = get_task(cfg.task, cfg.declared)
-                self.data = data_identity(task, load_splits(task, cfg.train_cap, cfg.eval_cap, cfg.data_seed,
-                                                            cfg.stratified_cap))
+                self.data = data_identity(task, pair_splits(task, cfg))
             except HScoreError as e:   # the data cannot be had here (no network, a file gone): nothing is done
                 self.data_problem = str(e)
         self.subsets: selection.Subsets | None = None

@@ -217,6 +217,17 @@ def share_trend(n: np.ndarray, share: np.ndarray) -> Trend | None:
                  int(np.max(n)))
 
 
+def after_peak(sizes: pd.DataFrame) -> tuple[int | None, Trend | None]:
+    """Where the ticket's share turns (the N of its largest share, when that is neither the smallest nor the
+    largest N) and the line of the branch from there on (None with fewer than 3 sizes); (None, None) when
+    the share is monotone enough to peak at an end."""
+    ns, share = sizes["N"].to_numpy(), sizes["ticket %"].to_numpy()
+    top = int(np.argmax(share))
+    if not 0 < top < len(ns) - 1:
+        return None, None
+    return int(ns[top]), share_trend(ns[top:], share[top:])
+
+
 def vanished_classes(sizes: pd.DataFrame, class_names) -> dict[str, list[int]]:
     """Per class, the sizes N at which the ticket holds none of it."""
     return {name: [int(n) for n, share in zip(sizes["N"], sizes[f"{name} % of ticket"]) if share == 0]
@@ -272,13 +283,13 @@ def sentences(sizes: pd.DataFrame, differences: pd.DataFrame, small: pd.DataFram
     out.append(f"The ticket keeps {shares} of the training set at N = {', '.join(f'{n:,}' for n in ns)} (the paper: "
                "21-27% for its classification tasks at 67k-550k examples, RoBERTa-large).")
     share = sizes["ticket %"].to_numpy()
-    peak = int(np.argmax(share))
-    if 0 < peak < len(ns) - 1:   # not monotone: where it turns, and the line of the branch after the turn
-        after = share_trend(np.asarray(ns[peak:]), share[peak:])
-        text = (f"The share is not monotone in N: it is largest at N = {ns[peak]:,} ({share[peak]:.0f}%) and "
-                f"{'falls' if share[-1] < share[peak] else 'stays'} to {share[-1]:.0f}% at {ns[-1]:,}")
+    peak, after = after_peak(sizes)
+    if peak is not None:         # not monotone: where it turns, and the line of the branch after the turn
+        top = ns.index(peak)
+        text = (f"The share is not monotone in N: it is largest at N = {peak:,} ({share[top]:.0f}%) and "
+                f"{'falls' if share[-1] < share[top] else 'stays'} to {share[-1]:.0f}% at {ns[-1]:,}")
         if after is not None:
-            text += (f"; a line in log N over N >= {ns[peak]:,} alone gives {after.slope:+.1f} points per tenfold N "
+            text += (f"; a line in log N over N >= {peak:,} alone gives {after.slope:+.1f} points per tenfold N "
                      f"(95% CI {after.slope_low:+.1f} to {after.slope_high:+.1f})" + _predictions(after, at))
         out.append(text + ".")
     if trend is not None:

@@ -102,6 +102,13 @@ def plot_share(sizes: pd.DataFrame, trend, paper: pd.DataFrame, name: str, title
         ax.plot(xs[~inside], fits[~inside, 0], color="#c0392b", alpha=0.5, linewidth=1, linestyle="--",
                 label="fitted line (dashed: extrapolated)")
         ax.fill_between(xs, fits[:, 1], fits[:, 2], color="#c0392b", alpha=0.12, linewidth=0)
+    peak, after = scaling.after_peak(sizes)
+    if after is not None:
+        xs = np.logspace(np.log10(peak), np.log10(right), 60)
+        fits = np.array([after.predict(x) for x in xs])
+        ax.plot(xs, fits[:, 0], color="#7d3c98", linewidth=1, linestyle="-.",
+                label=f"line over N >= {peak:,}, after the turn (extrapolated beyond {sizes['N'].max():,})")
+        ax.fill_between(xs, fits[:, 1], fits[:, 2], color="#7d3c98", alpha=0.10, linewidth=0)
     if not paper.empty:
         ax.scatter(paper["N"], paper["ticket %"], marker="s", color="#34495e", zorder=3,
                    label="the paper (RoBERTa-large; another model and task)")
@@ -210,8 +217,13 @@ def show_scaling(profile: str) -> None:
                f"{largest['ticket %']:.0f}% of {int(largest['N']):,}; the paper's tickets (squares, RoBERTa-large on "
                f"{', '.join(paper['task'])}) hold {paper['ticket %'].min():.0f}-{paper['ticket %'].max():.0f}% at "
                f"{paper['N'].min():,}-{paper['N'].max():,}.")
+    peak, after = scaling.after_peak(sizes)
+    if after is not None:
+        fit, low, high = after.predict(67_349)
+        caption += (f" The share turns at N = {peak:,}; the dash-dotted line is fitted from there on and reaches "
+                    f"{fit:.0f}% (95% CI {low:.0f}-{high:.0f}%) at 67,349, SST-2's size.")
     if trend is not None:
-        caption += (f" The line is fitted in log N ({trend.slope:+.1f} points per tenfold N, 95% CI "
+        caption += (f" The solid line is fitted in log N over every N ({trend.slope:+.1f} points per tenfold N, 95% CI "
                     f"{trend.slope_low:+.1f} to {trend.slope_high:+.1f}); beyond {int(largest['N']):,} it is an "
                     "extrapolation, and the paper's points are another model on other tasks.")
     show(plot_share(sizes, trend, paper, name, f"{name}: the winning ticket against the size of the data"), caption,

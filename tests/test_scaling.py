@@ -145,7 +145,7 @@ def test_a_two_size_scaling_profile_runs_end_to_end(study_file, results_dir):
 
     lines = report.answer("tiny-scaling")[0][1]
     assert lines[0].startswith(("Crossover at N = ", "No crossover up to 80 training examples"))
-    sizes = report._measured("tiny-scaling")["sizes"]
+    sizes = report._measured(report.scaling_configs("tiny-scaling"))["sizes"]
     assert list(sizes["N"]) == [40, 80] and list(sizes["ticket"]) == [
         len(PairResults(c).subsets().indices["hscore/remove-0-3"]) for c in built.configs]
     assert analysis.scaling_of(built.configs) == list(built.configs)

@@ -19,7 +19,7 @@ from .. import config
 from ..analysis import scaling
 from ..analysis.tables import paper_results
 from ..data import get_task
-from ..errors import HScoreError
+from ..study.plan import small_subsets, small_too_large
 from ..study.results import PairResults
 from .display import readable
 from .plots import show
@@ -40,22 +40,19 @@ def point(pair: PairResults) -> scaling.ScalingPoint:
     task = get_task(cfg.task, cfg.declared)
     subsets, scores = pair.subsets(), pair.scores()
     ticket = subsets.winning_ticket
-    small = {}
-    if cfg.small_subsets is not None:
-        for spec in subsets.specs:
-            positions = subsets.indices[f"hscore/{spec.name}"]
-            if not spec.is_winning_ticket and len(positions) <= cfg.small_subsets.share * subsets.n_full:
-                small[spec.name] = (spec.label, positions)
+    labels = {spec.name: spec.label for spec in subsets.specs}
+    small = {name: (labels[name], subsets.positions("hscore", name, 0)) for name in small_subsets(cfg)
+             if not small_too_large(cfg, subsets, name)}
     return scaling.ScalingPoint(n=subsets.n_full, runs=cfg.runs, h=scores["h"].to_numpy(),
-                                labels=scores["label"].to_numpy(), ticket=subsets.indices[f"hscore/{ticket.name}"],
+                                labels=scores["label"].to_numpy(), ticket=subsets.positions("hscore", ticket.name, 0),
                                 ticket_name=ticket.name, small=small, predictions=pair.predictions(),
                                 class_names=tuple(task.label_names), metric=task.metric,
                                 majority=pair.phase1_info()["trivial"].get("validation", {}).get(task.metric))
 
 
-def _measured(profile: str) -> dict | None:
-    """Everything the chapter and the README's answer read, or None while a size's selection is missing."""
-    cfgs = scaling_configs(profile)
+def _measured(cfgs: list) -> dict | None:
+    """Everything the chapter and the README's answer read from the sizes ``cfgs`` (``scaling_configs``),
+    or None while a size's selection is missing."""
     pairs = [PairResults(c) for c in cfgs]
     if not pairs or not all(p.runs["select"].done for p in pairs):
         return None
@@ -78,7 +75,7 @@ def answer(profile: str) -> list[tuple[str, list[str]]]:
     cfgs = scaling_configs(profile)
     if not cfgs:
         return []
-    m = _measured(profile)
+    m = _measured(cfgs)
     if m is None:
         return []
     first = cfgs[0]
@@ -201,7 +198,7 @@ def show_scaling(profile: str) -> None:
     if not cfgs:
         display(Markdown("*No pair of this profile trains one model on the same data at several sizes.*"))
         return
-    m = _measured(profile)
+    m = _measured(cfgs)
     if m is None:
         display(Markdown("*The scoring runs of every size are not all done yet.*"))
         return
@@ -280,8 +277,3 @@ def show_scaling(profile: str) -> None:
                              "(Ayed and Hayou 2023: below 30%, score-based pruning loses to random):"))
             display(readable(small).set_index(["N", "subset"]))
 
-
-def check_answer(profile: str) -> None:
-    """Raise while the profile's sizes are not all scored (the README's answer needs every one)."""
-    if scaling_configs(profile) and _measured(profile) is None:
-        raise HScoreError(f"profile {profile}: its runs are not done yet (`hscore run --profile {profile}`)")

@@ -186,6 +186,19 @@ def small_subsets(cfg: PairConfig) -> list[str]:
     return [s.name for s in nested_chain(cfg.runs)[1:] if s.name not in trained]
 
 
+def small_too_large(cfg: PairConfig, subsets, subset: str) -> str:
+    """'' unless ``subset`` is one of ``small_subsets`` and its H-score subset (in ``subsets``, the pair's
+    ``hscore.study.selection.Subsets``) holds more than the share of the training set; then why its steps
+    (H-score and random alike) train nothing, and the chapter leaves it out."""
+    if cfg.small_subsets is None or subset not in small_subsets(cfg):
+        return ""
+    size = len(subsets.positions("hscore", subset, 0))
+    share = cfg.small_subsets.share
+    if size <= share * subsets.n_full:
+        return ""
+    return f"{subset} holds {size} of {subsets.n_full} examples, more than small_subsets.share = {share:g}"
+
+
 def moved_subsets(cfg: PairConfig) -> list[str]:
     """The phase-2 subsets of method ``moved``: ``base`` (the pair's ticket at the variants' run count),
     then ``top-1`` .. ``top-k``, the tickets of the ``moved_tickets`` variants that moved most."""

@@ -28,7 +28,7 @@ from ..errors import CorruptResultError, ResultsFolderError, StaleResultError
 from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, atomic_write_parquet, identity_hash
 from ..pruning.subsets import subset_family
 from . import results, selection
-from .plan import Step, small_subsets
+from .plan import Step, small_too_large
 from .run import PairRuns
 from .store import STEP_FILE, finish_step, read_record, step_lock, verify
 
@@ -173,18 +173,6 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
         "seed": step.seed, "eval": scores})
     return finish_step(step.folder, identity, [METRICS_FILE, PREDICTIONS_FILE],
                        _run_details(cfg, device, seconds, **engine))
-
-
-def small_too_large(cfg: PairConfig, subsets, subset: str) -> str:
-    """'' unless ``subset`` is one of ``small_subsets`` and its H-score subset holds more than the share of
-    the training set; then why its steps (H-score and random alike) train nothing."""
-    if cfg.small_subsets is None or subset not in small_subsets(cfg):
-        return ""
-    size = len(subsets.positions("hscore", subset, 0))
-    share = cfg.small_subsets.share
-    if size <= share * subsets.n_full:
-        return ""
-    return f"{subset} holds {size} of {subsets.n_full} examples, more than small_subsets.share = {share:g}"
 
 
 def _select(step: Step, identity: dict) -> dict:

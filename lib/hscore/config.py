@@ -226,9 +226,8 @@ class PairConfig:
         _check(0 <= self.equal_steps <= seeds, "equal_steps", self.equal_steps, f"0 to the phase-2 seeds ({seeds})")
         _check(self.small_subsets is None or self.small_subsets.seeds <= seeds, "small_subsets.seeds",
                None if self.small_subsets is None else self.small_subsets.seeds, f"1 to the phase-2 seeds ({seeds})")
-        differ = [k for k in ("epochs", "lr", "batch_size", "grad_accum", "weight_decay", "adam_eps", "adam_betas",
-                              "warmup_ratio", "fixed_schedule", "max_grad_norm")
-                  if getattr(self.phase1, k) != getattr(self.phase2, k)]
+        differ = [f.name for f in dataclasses.fields(PhaseConfig)
+                  if f.name != "seeds" and getattr(self.phase1, f.name) != getattr(self.phase2, f.name)]
         _check(self.phase2_full or not (differ or self.scoring_model), "phase2_full", self.phase2_full,
                "false takes full data's phase-2 figures from the scoring runs, which needs the phase-2 settings equal "
                f"to phase 1's but the seeds ({', '.join(differ) or 'scoring_model'} differ): set phase2_full: true")

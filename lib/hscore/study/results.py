@@ -137,15 +137,14 @@ class PairResults:
                       "fraction": m["fraction"], "seed": m["seed"], "split": split, "metric": metric, "score": score,
                       "wall_seconds": run.record.get("wall_seconds"), "flops": run.record.get("flops")}
                      for split, scores in m["eval"].items() for metric, score in scores.items()]
-        if not self.cfg.phase2_full:   # full data's figures are the scoring runs' (phase-2 settings = phase 1's)
-            for run in self._done("score"):
-                rec = run.record
-                rows += [{"method": "full", "subset": "full", "kept": FULL_FROM_SCORING,
-                          "size": rec["data"]["train_examples"], "fraction": 1.0, "seed": rec["seed"], "split": split,
-                          "metric": metric, "score": score, "wall_seconds": rec["wall_seconds"],
-                          "flops": rec.get("flops")}
-                         for split, scores in rec["eval"].items() for metric, score in scores.items()]
-        return pd.DataFrame(rows, columns=PHASE2_COLUMNS)
+        table = pd.DataFrame(rows, columns=PHASE2_COLUMNS)
+        scoring = self.phase1_runs()
+        if self.cfg.phase2_full or scoring.empty:
+            return table
+        # full data's figures are the scoring runs' (phase-2 settings = phase 1's but the seeds)
+        full = scoring.assign(method="full", subset="full", kept=FULL_FROM_SCORING,
+                              size=self.phase1_info()["train_examples"], fraction=1.0)
+        return pd.concat([table, full[PHASE2_COLUMNS]], ignore_index=True) if len(table) else full[PHASE2_COLUMNS]
 
     @_kept
     def predictions(self) -> pd.DataFrame:

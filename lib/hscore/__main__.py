@@ -197,11 +197,11 @@ def _select(args) -> None:
 
 def _findings(args) -> None:
     from .analysis.findings import claims, finding_lines, overall, profile_findings
-    from .report.display import question_markdown, write_front_page_findings
+    from .report.display import question_answers, question_markdown, write_front_page_findings
 
-    question = question_markdown(args.profile)   # a profile that asks a question: its chapter's sentences
-    if question is not None:
-        print(question.replace("*", ""), end="")
+    answers = question_answers(args.profile)   # a profile that asks a question: its chapters' sentences
+    if answers is not None:
+        print(question_markdown(args.profile, answers=answers).replace("*", ""), end="")
     else:
         found = profile_findings(args.profile)
         print(f"{args.profile}: {overall(found)}")
@@ -210,7 +210,7 @@ def _findings(args) -> None:
         if found:
             print(claims(found).to_string(index=False))
     if args.out:
-        for path in write_front_page_findings(args.profile, Path(args.out).resolve(), question):
+        for path in write_front_page_findings(args.profile, Path(args.out).resolve(), answers):
             print(f"wrote {path}")
 
 

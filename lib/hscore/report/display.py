@@ -187,12 +187,11 @@ def majority(pairs: list[PairResults]) -> dict:
 README_LINES = 3   # a question profile's answer on the README: the first sentences of each of its chapters'
 
 
-def question_markdown(profile: str, first: int | None = None) -> str | None:
+def question_answers(profile: str) -> list[tuple[str, list[str]]] | None:
     """A question profile's answer (``sensitivity``: how far the ticket moves; ``transfer``: whether a
     small model's ticket serves a larger one; ``scaling``: how the ticket changes with the size of the
-    data): per pair, the sentences its chapter computes from the results (most important first), then
-    what the profile cannot cover. ``first``: only the first sentences of each, nothing more (the README's
-    lines). None for a profile that asks no such question."""
+    data): per pair, its title and the sentences its chapter computes from the results (most important
+    first). None for a profile that asks no such question; an ``HScoreError`` while its runs are not done."""
     from . import scaling, sensitivity, transfer
 
     answers = sensitivity.answer(profile) + transfer.answer(profile) + scaling.answer(profile)
@@ -201,23 +200,37 @@ def question_markdown(profile: str, first: int | None = None) -> str | None:
                 scaling.scaling_configs(profile):
             raise HScoreError(f"profile {profile}: its runs are not done yet (`hscore run --profile {profile}`)")
         return None
+    return answers
+
+
+def question_markdown(profile: str, first: int | None = None,
+                      answers: list[tuple[str, list[str]]] | None = None) -> str | None:
+    """``question_answers`` (computed here unless given) as Markdown: per pair its sentences, then what the
+    profile cannot cover. ``first``: only the first sentences of each, nothing more (the README's lines).
+    None for a profile that asks no such question."""
+    from . import sensitivity
+
+    answers = question_answers(profile) if answers is None else answers
+    if answers is None:
+        return None
     text = "".join(f"*`{profile}` profile, {title}:*\n\n" + "".join(f"- {line}\n" for line in lines[:first]) + "\n"
                    for title, lines in answers)
     scope = sensitivity.scope(profile) if first is None else ""
     return text + (f"{scope}\n" if scope else "")
 
 
-def write_front_page_findings(profile: str, out: Path, question: str | None) -> tuple[Path, ...]:
+def write_front_page_findings(profile: str, out: Path, answers: list[tuple[str, list[str]]] | None
+                              ) -> tuple[Path, ...]:
     """The README's findings of a profile, re-made from its results: ``<out>/<profile>.md`` (the verdict
     and the claims table) and ``<out>/<profile>.png`` (the summary figure, captioned in the Markdown); for
-    a question profile (sensitivity, transfer, scaling), ``<out>/<profile>.md`` holds ``question``, its
-    answer as ``question_markdown`` made it (the book's), and ``<out>/<profile>-readme.md`` its first
+    a question profile (sensitivity, transfer, scaling; ``answers`` as ``question_answers`` gave them),
+    ``<out>/<profile>.md`` holds its whole answer (the book's) and ``<out>/<profile>-readme.md`` its first
     ``README_LINES`` sentences (the README's; None: the profile asks no such question)."""
-    if question is not None:
+    if answers is not None:
         out.mkdir(parents=True, exist_ok=True)
         page, short = out / f"{profile}.md", out / f"{profile}-readme.md"
-        page.write_text(question)
-        short.write_text(question_markdown(profile, README_LINES))
+        page.write_text(question_markdown(profile, answers=answers))
+        short.write_text(question_markdown(profile, README_LINES, answers))
         return page, short
     pairs = profile_results(profile)
     found = profile_findings(profile, pairs)

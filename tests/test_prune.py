@@ -310,19 +310,20 @@ def test_a_column_named_like_a_score_is_kept_and_said(study_file, tmp_path, caps
     assert "hscore_confidence" in (out / "report.md").read_text()
 
 
-def test_the_winning_ticket_says_which_class_it_keeps_less_of(tmp_path):
-    from hscore.report.prune import ticket_warnings
+def test_the_report_says_which_class_the_ticket_keeps_less_of(tmp_path):
+    """137 positives of 1,000, 93 of them never learned: the ticket keeps 42 positives of 518 (8.1% against 13.7%),
+    above half their share: no warning; 20 of them (3.9%): one line, as the report and the command print it."""
+    from hscore.pruning.classes import class_warnings
 
-    balance = pd.DataFrame([{"subset": "full", "size": 1000, "neg": 863, "pos": 137, "neg %": 86.3, "pos %": 13.7},
-                            {"subset": "remove-0-6", "size": 518, "neg": 476, "pos": 42, "neg %": 91.9,
-                             "pos %": 8.1}])
-    h = np.concatenate([np.full(93, 0), np.full(42, 3), np.full(2, 6), np.full(863, 3)])
-    scores = pd.DataFrame({"label": np.concatenate([np.ones(137, int), np.zeros(863, int)]), "h": h})
-    (sentence,) = ticket_warnings(balance, scores, 6, ["neg", "pos"])
-    assert sentence == ("the winning ticket keeps 8.1% pos examples against 13.7% of the full set (42 of 137; 93 "
-                        "have H = 0, never learned in every epoch, and 2 have H = 6, always learned)")
-    balance.loc[1, ["pos", "pos %"]] = [100, 12.0]
-    assert ticket_warnings(balance, scores, 6, ["neg", "pos"]) == []   # kept near its share: nothing to say
+    labels = np.concatenate([np.ones(137, int), np.zeros(863, int)])
+    h = np.concatenate([np.full(93, 0), np.full(42, 3), np.full(2, 6), np.full(387, 6), np.full(476, 3)])
+    ticket = np.flatnonzero((h >= 1) & (h <= 5))
+    assert len(ticket) == 518 and class_warnings(labels, {"remove-0-6": ticket}, ["neg", "pos"], h, 6) == []
+    h[93 + 20:93 + 42] = 0
+    ticket = np.flatnonzero((h >= 1) & (h <= 5))
+    assert class_warnings(labels, {"remove-0-6": ticket}, ["neg", "pos"], h, 6) == [
+        "class 'pos' (13.7% of the 1000 training examples) falls to 4.0% of the winning ticket (20 of its 137 examples "
+        "kept; 115 have H = 0 and 2 H = 6): a model trained on it sees the class rarely; class_floor keeps it"]
 
 
 def test_prune_a_declared_task_resumes_and_evaluates(study_file, tmp_path, capsys):

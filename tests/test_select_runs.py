@@ -6,6 +6,7 @@ study's own scoring runs of the tiny profile."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from hscore.dynamics import TrainingDynamics
 from hscore.engine.recorder import DynamicsRecorder, RecordingTrainer
 from hscore.errors import ConfigError
 from hscore.files import atomic_save_npz
-from hscore.pruning.scores import h_score, scores_table
+from hscore.pruning.scores import SCORE_COLUMNS, h_score, scores_table
 from hscore.pruning.subsets import hscore_subset, subset_family
 from hscore.records import RECORD_HASH, file_entry, record_sha256
 from hscore.study import executors, plan, selection
@@ -81,19 +82,25 @@ def test_to_dataset_keeps_every_column_and_round_trips_through_save_to_disk(runs
     _, data, folders = runs
     chosen = hscore.select(folders, baselines=("random", "ambiguous", "el2n_train_step"), phase2_seeds=(1, 2))
     scored = chosen.to_dataset(data)
-    assert scored.column_names == data.column_names + chosen.score_columns + ["winning_ticket"]
+    assert scored.column_names == data.column_names + [f"hscore_{c}" for c in chosen.score_columns] + [
+        "hscore_winning_ticket"]
     assert {"h", "el2n_train_step", "aum"} <= set(chosen.score_columns) and "el2n" not in chosen.score_columns
+    # every score scores_table writes that these runs give a value (no eval pass; 2 epochs: no Dynamic Uncertainty)
+    assert set(chosen.score_columns) == set(SCORE_COLUMNS) - {"el2n", "dynamic_uncertainty"}
     for column in data.column_names:                          # every original column, row for row
         assert scored[column] == data[column]
-    assert scored["h"] == chosen.scores["h"].tolist()
-    np.testing.assert_allclose(scored["variability"], chosen.scores["variability"])
-    assert sum(scored["winning_ticket"]) == len(chosen.positions())
+    assert scored["hscore_h"] == chosen.scores["h"].tolist()
+    np.testing.assert_allclose(scored["hscore_variability"], chosen.scores["variability"])
+    assert sum(scored["hscore_winning_ticket"]) == len(chosen.positions())
+    again = chosen.to_dataset(scored)                         # hscore's own columns are replaced, not refused
+    assert again.column_names == scored.column_names and again[:] == scored[:]
     scored.save_to_disk(tmp_path / "scored")
     back = datasets.load_from_disk(str(tmp_path / "scored"))
     assert back.column_names == scored.column_names and back[:] == scored[:]
     ticket = chosen.subset_dataset(data)                      # a Dataset.select view, in the data's order
     assert ticket["idx"] == [data["idx"][i] for i in chosen.positions()]
-    assert ticket["sentence1"] == [data["sentence1"][i] for i in chosen.positions()] and all(ticket["winning_ticket"])
+    assert ticket["sentence1"] == [data["sentence1"][i] for i in chosen.positions()]
+    assert all(ticket["hscore_winning_ticket"])
     ticket.save_to_disk(tmp_path / "ticket")
     assert datasets.load_from_disk(str(tmp_path / "ticket"))[:] == ticket[:]
     views = chosen.subset_datasets(data)
@@ -112,7 +119,7 @@ def test_to_dataset_of_a_shuffled_training_set_follows_its_rows(tmp_path):
     assert scored["idx"] == data["idx"] == chosen.scores["example_id"].tolist()
     by_id = dict(zip(chosen.scores["example_id"], chosen.scores["h"]))
     resorted = chosen.to_dataset(data.flatten_indices().sort("idx"))   # matched by the id column, not position
-    assert resorted["h"] == [by_id[i] for i in resorted["idx"]] and resorted["idx"] == sorted(data["idx"])
+    assert resorted["hscore_h"] == [by_id[i] for i in resorted["idx"]] and resorted["idx"] == sorted(data["idx"])
     with pytest.raises(RunsMismatchError, match="1 of the dataset's 32 rows have an example id .'idx'. the runs did "
                                                 "not record .first: 5."):
         chosen.to_dataset(data.map(lambda r, i: {"idx": 5 if i == 0 else r["idx"]}, with_indices=True))
@@ -133,10 +140,11 @@ def test_extractive_qa_per_example_matches_windows_and_examples(tmp_path):
     assert np.array_equal(chosen.scores["h"], h_score(dyn.correct))
     on_windows = chosen.to_dataset(windows)
     by_key = dict(zip(keys, chosen.scores["h"]))
-    assert on_windows["h"] == [by_key[k] for k in windows["example_id"]]
+    assert on_windows["hscore_h"] == [by_key[k] for k in windows["example_id"]]
     questions = datasets.Dataset.from_dict({"example_id": keys[::-1], "question": [f"q{i}" for i in range(len(keys))]})
     on_questions = chosen.to_dataset(questions)
-    assert on_questions["h"] == [by_key[k] for k in keys[::-1]] and on_questions["question"] == questions["question"]
+    assert on_questions["hscore_h"] == [by_key[k] for k in keys[::-1]]
+    assert on_questions["question"] == questions["question"]
     with pytest.raises(RunsMismatchError, match="select with score_unit='example'"):
         hscore.select(folders, baselines=()).to_dataset(questions)
     with pytest.raises(RunsMismatchError, match="not hold the recorded example ids in the recorded order"):
@@ -270,14 +278,102 @@ def test_one_run_and_other_bad_settings_are_one_line(runs, tmp_path, capsys):
         select(folders).positions("remove-9")
 
 
-def test_same_ids_and_labels_with_other_tokens_is_a_note(runs, tmp_path):
-    """Two runs on the same examples and labels, one with its texts tokenised shorter: stacked, with a note."""
+def test_runs_on_other_rows_are_refused_unless_asked(runs, tmp_path, capsys):
+    """Two runs on the same ids and labels, one with its texts tokenised shorter, one on other texts: refused,
+    one line naming how many rows differ and the first; stacked with a note when the user says so."""
     _, data, folders = runs
     tokens = ("input_ids", "token_type_ids", "attention_mask")
-    short = data.map(lambda r: {k: v[:8] for k, v in r.items() if k in tokens})
-    other = record(tmp_path / "short", short, 12)
-    chosen = select([folders[0], other])
-    assert len(chosen.notes) == 1 and "other training data fingerprints" in chosen.notes[0]
+    short = record(tmp_path / "short", data.map(lambda r: {k: v[:8] for k, v in r.items() if k in tokens}), 12)
+    texts = record(tmp_path / "texts", data.map(lambda r, i: {"sentence1": r["sentence1"] + " !" if i % 4 == 1
+                                                               else r["sentence1"]}, with_indices=True), 12)
+    with pytest.raises(RunsMismatchError, match=r"were recorded on other training data: \d+ of 40 training rows "
+                                                r"differ \(first: row 0, in 'attention_mask', 'input_ids'"):
+        select([folders[0], short])
+    with pytest.raises(RunsMismatchError, match=r"10 of 40 training rows differ \(first: row 1, in 'sentence1'\)"):
+        select([folders[0], texts])
+    assert main(["select", str(folders[0]), str(texts), "--out", str(tmp_path / "o")]) == 2
+    assert "--allow-other-data" in capsys.readouterr().err
+    chosen = select([folders[0], texts], allow_other_data=True)
+    assert len(chosen.notes) == 1 and "10 of 40 training rows differ" in chosen.notes[0] and "stacked as asked" in \
+        chosen.notes[0]
+    assert main(["select", str(folders[0]), str(texts), "--allow-other-data", "--out", str(tmp_path / "o")]) == 0
+
+
+def test_a_dataset_other_than_the_recorded_one_is_one_error(runs):
+    """to_dataset / subset_dataset take only the recorded rows: another sample of the same size, the training
+    set shuffled (no id column to follow), labels that contradict the recorded ones: one line each."""
+    _, data, folders = runs
+    chosen = select(folders)
+    plain = data.remove_columns("idx")               # no id column: rows are matched by position
+    other = tf.classification_data(80).remove_columns("idx").select(range(40, 80))
+    with pytest.raises(RunsMismatchError, match=r"the dataset is not the one the runs were recorded on: \d+ of its "
+                                                r"40 rows differ from the recorded rows \(first: row 0, in "):
+        chosen.subset_dataset(plain.shuffle(seed=1))
+    with pytest.raises(RunsMismatchError, match="the dataset is not the one the runs were recorded on"):
+        chosen.to_dataset(other)
+    relabelled = plain.map(lambda r, i: {"label": (r["label"] + 1) % 3 if i == 7 else r["label"]}, with_indices=True)
+    with pytest.raises(RunsMismatchError, match=r"1 of its 40 rows differ from the recorded rows \(first: row 7, in "
+                                                r"'label'\)"):
+        chosen.subset_dataset(relabelled)
+    unhashed = dataclasses.replace(chosen, runs=[dataclasses.replace(r, hashes=None) for r in chosen.runs])
+    with pytest.raises(RunsMismatchError, match=r"1 of its 40 rows have another 'label' \(first: row 7, "):
+        unhashed.subset_dataset(relabelled)             # runs without row hashes (the study's): labels still checked
+    assert chosen.subset_dataset(plain)["sentence1"] == [data["sentence1"][i] for i in chosen.positions()]
+    raw = plain.select_columns(["sentence1", "sentence2", "label"])   # the texts before tokenising: checked too
+    assert chosen.subset_dataset(raw).num_rows == len(chosen.positions())
+    with pytest.raises(RunsMismatchError, match=r"rows differ from the recorded rows \(first: row 0, in .*'sentence1'"):
+        chosen.subset_dataset(raw.shuffle(seed=2))
+
+
+def test_the_users_own_columns_always_survive(tmp_path):
+    """A training set with its own ``confidence`` and ``h`` columns (annotator agreement, ...): kept as they
+    are; hscore's columns are ``hscore_...``."""
+    data = tf.classification_data(32, seed=4)
+    data = data.add_column("confidence", [0.5 + i / 100 for i in range(32)]).add_column("h", list(range(32)))
+    folders = [record(tmp_path / f"run-{s}", data, s, num_train_epochs=1) for s in (1, 2)]
+    chosen = hscore.select(folders)
+    scored = chosen.to_dataset(data)
+    assert scored["confidence"] == data["confidence"] and scored["h"] == data["h"]
+    assert scored["hscore_h"] == chosen.scores["h"].tolist()
+    np.testing.assert_allclose(scored["hscore_confidence"], chosen.scores["confidence"])
+    assert chosen.subset_dataset(data)["confidence"] == [data["confidence"][i] for i in chosen.positions()]
+
+
+def test_a_class_the_ticket_drops_is_warned_and_the_floor_keeps_it(runs, tmp_path, capsys):
+    """The tiny runs leave classes 1 and 2 out of the winning ticket (every example H = 0): a warning per
+    class in Python (UserWarning, ``warnings``) and on the command line; ``class_floor`` adds each back
+    to at least that fraction of its share, by correctness, and the ticket handed out is then the floor's."""
+    _, data, folders = runs
+    with pytest.warns(UserWarning) as caught:
+        chosen = select(folders, label_names=["a", "b", "c"])
+    labels = np.asarray(data["label"])
+    ticket = chosen.positions()
+    dropped = [c for c in range(3) if not (labels[ticket] == c).any()]
+    assert dropped and len(chosen.warnings) == len(dropped) == len(caught)
+    for c, line in zip(dropped, chosen.warnings):
+        assert line.startswith(f"class {'abc'[c]!r} ({100 * (labels == c).mean():.1f}% of the 40 training examples) "
+                               f"vanishes from the winning ticket (0 of its {(labels == c).sum()} examples kept")
+    floored = select(folders, class_floor=0.5)
+    kept = floored.positions()                                 # the floor's ticket by default
+    assert np.array_equal(floored.positions(method="hscore"), ticket) and set(ticket) <= set(kept)
+    correctness = floored.scores["correctness"].to_numpy()
+    for c in range(3):
+        want = int(np.ceil(0.5 * (labels == c).sum() * len(ticket) / len(labels)))
+        assert (labels[kept] == c).sum() >= want
+        added = np.setdiff1d(kept, ticket)[labels[np.setdiff1d(kept, ticket)] == c]
+        left = np.setdiff1d(np.flatnonzero(labels == c), kept)
+        if len(added) and len(left):                           # the class's best-learned examples came back first
+            assert correctness[added].min() >= correctness[left].max()
+    assert floored.subset_dataset(data)["idx"] == [data["idx"][i] for i in kept]
+    assert "with class floor" in floored.table().columns
+    assert main(["select", *map(str, folders), "--out", str(tmp_path / "s"), "--class-floor", "0.5",
+                 "--label-names", "a", "b", "c"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("hscore: warning: class ") == len(dropped) and "class_floor = 0.5 adds its examples back" in out
+    with np.load(tmp_path / "s" / "subsets.npz") as f:
+        assert np.array_equal(f["floor|remove-0-3"], kept)
+    with pytest.raises(ConfigError, match="class_floor = 2"):
+        select(folders, class_floor=2)
 
 
 def _code_blocks(language: str) -> list[str]:
@@ -312,4 +408,4 @@ def test_the_pages_five_lines_work_as_written(tmp_path, monkeypatch):
     ticket = datasets.load_from_disk(str(tmp_path / "ticket"))
     chosen = namespace["chosen"]
     assert ticket["idx"] == [train["idx"][i] for i in chosen.positions()] and ticket.num_rows > 0
-    assert set(train.column_names) < set(ticket.column_names) and all(ticket["winning_ticket"])
+    assert set(train.column_names) < set(ticket.column_names) and all(ticket["hscore_winning_ticket"])

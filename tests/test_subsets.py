@@ -109,28 +109,43 @@ def test_ambiguous_subset_takes_the_most_variable_by_hand():
     assert ambiguous_subset(var, 0).tolist() == []
 
 
-def test_label_balance_and_a_vanishing_class():
-    import pandas as pd
-
-    from hscore.analysis.balance import label_balance, vanishing_classes
-    from hscore.study.selection import Subsets
+def test_class_balance_and_one_warning_per_class_that_falls_away():
+    from hscore.pruning.classes import class_balance, class_warnings
 
     # 12 examples, labels 0 (6) and 1 (6); the winning ticket (remove 0, 3) keeps H in {1, 2}:
     # five of label 0 and one of label 1 -> label 1 falls from 50% to 17%, a third of its share.
     labels = np.array([0] * 6 + [1] * 6)
     h = np.array([1, 1, 2, 2, 1, 0, 3, 3, 3, 0, 3, 2])
-    scores = pd.DataFrame({"label": labels, "h": h})
-    specs = subset_family(3)
-    indices = {f"hscore/{s.name}": hscore_subset(h, s) for s in specs}
-    balance = label_balance(scores, Subsets(specs, indices, 12))
-    assert balance["subset"].tolist() == ["full"] + [s.name for s in specs]
+    subsets = {s.name: hscore_subset(h, s) for s in subset_family(3)}
+    balance = class_balance(labels, subsets, ["neg", "pos"])
+    assert balance["subset"].tolist() == ["full"] + list(subsets)
     ticket = balance.iloc[1]
-    assert (ticket["size"], ticket["label 0"], ticket["label 1"]) == (6, 5, 1)
-    assert ticket["label 1 %"] == pytest.approx(100 / 6)
-    warnings = vanishing_classes(balance)
-    assert not any(w.startswith("remove-0-3:") for w in warnings)   # 16.7% is not below a quarter of 50%
-    assert any(w.startswith("remove-0-2-3: label 1 keeps 0") for w in warnings)   # H = 1 only: all label 0
+    assert (ticket["size"], ticket["neg"], ticket["pos"]) == (6, 5, 1)
+    assert ticket["pos %"] == pytest.approx(100 / 6) and ticket["least kept (relative)"] == pytest.approx(1 / 3)
+    (line,) = class_warnings(labels, subsets, ["neg", "pos"], h, 3)   # one line for the class, at the ticket
+    assert line == ("class 'pos' (50.0% of the 12 training examples) falls to 16.7% of the winning ticket (1 of its 6 "
+                    "examples kept; 1 have H = 0 and 4 H = 3): a model trained on it sees the class rarely; "
+                    "class_floor keeps it")
+    assert class_warnings(labels, subsets, threshold=0.3) == [   # above 30% of its share in the ticket: the next one
+        "class '1' (50.0% of the 12 training examples) vanishes from subset remove-0-2-3 (0 of its 6 examples kept): "
+        "a model trained on it never sees the class; class_floor keeps it"]
     h[11] = 0                                              # label 1 leaves the ticket entirely
-    indices = {f"hscore/{s.name}": hscore_subset(h, s) for s in specs}
-    warnings = vanishing_classes(label_balance(scores, Subsets(specs, indices, 12)))
-    assert any(w.startswith("remove-0-3: label 1 keeps 0 of its 6 examples") for w in warnings)
+    subsets = {s.name: hscore_subset(h, s) for s in subset_family(3)}
+    (line,) = class_warnings(labels, subsets, ["neg", "pos"])
+    assert "vanishes from the winning ticket (0 of its 6 examples kept)" in line
+    assert class_balance(labels, subsets)["least kept (relative)"].iloc[1] == 0
+
+
+def test_the_class_floor_adds_back_each_classs_best_learned_examples():
+    from hscore.pruning.classes import class_floor
+
+    labels = np.array([0] * 8 + [1] * 4)                  # 12 examples; the subset holds six of class 0
+    subset = np.arange(6)
+    correctness = np.array([0.5] * 8 + [0.1, 0.9, 0.4, 0.9])
+    kept = class_floor(subset, labels, correctness, 0.5)  # class 1: ceil(0.5 * 4 * 6 / 12) = 1 example
+    assert kept.tolist() == [0, 1, 2, 3, 4, 5, 9]         # the most often right; a tie keeps training order
+    kept = class_floor(subset, labels, correctness, 1.0)  # its full share: 2 examples
+    assert kept.tolist() == [0, 1, 2, 3, 4, 5, 9, 11]
+    assert class_floor(np.arange(12), labels, correctness, 1.0).tolist() == list(range(12))   # nothing to add
+    with pytest.raises(ValueError, match="class_floor = 0"):
+        class_floor(subset, labels, correctness, 0)

@@ -36,6 +36,7 @@ import dataclasses
 import shutil
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from . import config, gpu_check, paths
@@ -88,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="select: also the ticket of the cheapest scoring overlapping the winning ticket this much")
     chosen.add_argument("--score-unit", choices=("feature", "example"), default="feature",
                         help="select: H per recorded row (QA window, option row) or per example (default: %(default)s)")
+    chosen.add_argument("--class-floor", type=float, metavar="FRACTION",
+                        help="select: also every subset with each class restored to at least this fraction of its "
+                             "share (0.5: half); the subsets written then include it (method floor)")
+    chosen.add_argument("--label-names", nargs="+", metavar="NAME", help="select: the class names, for the warnings")
+    chosen.add_argument("--allow-other-data", action="store_true",
+                        help="select: stack runs recorded on other training rows (refused by default)")
     gpu = parser.add_argument_group("check: the GPU check (hscore.gpu_check)")
     gpu.add_argument("--gpu", action="store_true", help="check: the CUDA path, the engine's speed, gpu-kinds")
     gpu.add_argument("--dry-run", action="store_true", help="check: print the parts and check the packages only")
@@ -171,9 +178,11 @@ def _prune(args) -> None:
     cfg = config.pair_config(args.profile, args.model, name, listed=False, tasks=tasks)
     if args.train_cap is not None:
         cfg = dataclasses.replace(cfg, train_cap=args.train_cap)
-    out, notes = prune(cfg, args.out, evaluate=args.evaluate, jobs=jobs, executor=args.executor)
+    out, notes, warned = prune(cfg, args.out, evaluate=args.evaluate, jobs=jobs, executor=args.executor)
     for note in notes:
         print(f"hscore: note: {note}")
+    for line in warned:
+        print(f"hscore: warning: {line}")
     print(f"pruned: {out} (report.md, scores.parquet, winning_ticket and every subset)")
 
 
@@ -181,17 +190,23 @@ def _select(args) -> None:
     from .pruning.scores import h_histogram
     from .study.select_runs import select
 
-    chosen = select(args.runs, baselines=args.baselines, phase2_seeds=args.phase2_seeds,
-                    cheaper_ticket=args.cheaper_ticket, score_unit=args.score_unit)
+    with warnings.catch_warnings():   # the class warnings: printed below as hscore's own lines
+        warnings.filterwarnings("ignore", message="class '", category=UserWarning)
+        chosen = select(args.runs, baselines=args.baselines, phase2_seeds=args.phase2_seeds,
+                        cheaper_ticket=args.cheaper_ticket, score_unit=args.score_unit, class_floor=args.class_floor,
+                        label_names=args.label_names, allow_other_data=args.allow_other_data)
     out = Path(args.out) if args.out else Path(args.runs[0]).resolve().parent / "select"
     chosen.write(out)
     for note in chosen.notes:
         print(f"hscore: note: {note}")
+    for line in chosen.warnings:
+        print(f"hscore: warning: {line}")
     hist = h_histogram(chosen.scores["h"].to_numpy(), chosen.dynamics.runs)
     print(f"{chosen.dynamics.runs} runs x {chosen.dynamics.epochs} epochs, {len(chosen.scores)} "
           f"{'examples' if args.score_unit == 'example' else 'rows'}: H histogram "
           + ", ".join(f"H={h}: {n}" for h, n in hist.items()))
     print(chosen.table().round(1).to_string(index=False))
+    print(chosen.class_balance(args.label_names).round(1).to_string(index=False))
     print(f"selected: {out} (scores.parquet, subsets.npz, subsets.json; in Python: hscore.select(...).to_dataset)")
 
 

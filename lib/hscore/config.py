@@ -184,6 +184,8 @@ class PairConfig:
     equal_steps: StrictInt = 0    # the winning ticket also trained for as many optimizer updates as full data
                                   # (more epochs over fewer examples), at the first this-many phase-2 seeds
     small_subsets: SmallSubsets | None = None  # the nested subsets below a share, against random (SmallSubsets)
+    class_floor: Real | None = None  # also the winning ticket with each class restored to at least this fraction of
+                                  # its share (hscore.pruning.classes.class_floor), trained in phase 2 as ``floor``
 
     def __post_init__(self):
         _check(self.engine in ENGINES, "engine", self.engine, f"must be one of {list(ENGINES)}")
@@ -222,6 +224,8 @@ class PairConfig:
                "null, or the least Jaccard overlap (0 to 1] of a cheaper ticket with the winning ticket")
         _check(self.small_subsets is None or "random" in self.baselines, "baselines", list(self.baselines),
                "small_subsets compares each small subset with random subsets of its size: add random")
+        _check(self.class_floor is None or 0 < self.class_floor <= 1, "class_floor", self.class_floor,
+               "null, or the least fraction (0 to 1] of its share of the training set each class keeps in a subset")
         seeds = len(self.phase2.seeds)
         _check(0 <= self.equal_steps <= seeds, "equal_steps", self.equal_steps, f"0 to the phase-2 seeds ({seeds})")
         _check(self.small_subsets is None or self.small_subsets.seeds <= seeds, "small_subsets.seeds",

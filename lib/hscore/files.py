@@ -115,6 +115,18 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def row_hashes(columns: dict[str, list]) -> dict[str, np.ndarray]:
+    """Per column, a 64-bit hash of each row's value (its canonical JSON text; arrays as lists): what
+    tells one training row from another. The Trainer recorder keeps them per run (``row_hashes.npz``);
+    ``hscore.select`` compares runs, and the datasets it is given, row by row with them."""
+    def one(value) -> int:
+        text = json.dumps(value.tolist() if hasattr(value, "tolist") else value, sort_keys=True,
+                          default=json_default, ensure_ascii=False)
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+    return {name: np.fromiter((one(v) for v in values), dtype=np.uint64, count=len(values))
+            for name, values in columns.items()}
+
+
 def array_fingerprint(*arrays: np.ndarray) -> str:
     """A short hash of array contents (e.g. the positions a run trained on)."""
     h = hashlib.sha256()

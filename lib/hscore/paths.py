@@ -40,6 +40,8 @@ from .errors import ConfigError
 REPO = Path(__file__).resolve().parents[2]
 STEP_FILE = "step.json"        # a finished step's record (hscore.study.store), written last
 RUN_FILE = "dynamics.npz"      # a scoring run's training dynamics (hscore.dynamics)
+KEYS_FILE = "example_keys.json"     # beside a recorded run's dynamics.npz when its example ids are strings
+ROW_HASHES_FILE = "row_hashes.npz"   # beside a recorded run's dynamics.npz: per column, a hash of every training row
 METRICS_FILE = "metrics.json"  # a phase-2 run's evaluation scores
 PREDICTIONS_FILE = "predictions.npz"  # a run's per-example evaluation ("split|field" -> array; hscore.study.results)
 STUDY_FILE = REPO / "study.yaml"

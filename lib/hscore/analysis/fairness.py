@@ -11,6 +11,11 @@ the phase-2 seeds (the confusion counts of all seeds added up):
   CEV = mean over classes of the squared distance of (dFPR_c, dFNR_c) from their centroid,
   SDE = mean over classes of |dFPR_c - dFNR_c| / sqrt(2). Lower is less induced bias.
 
+With a class floor (``class_floor``: the winning ticket with each class restored to a fraction of its
+share, phase-2 method ``floor``), ``floor_effect`` measures the remedy: accuracy and each class's recall
+of full data, the ticket and the ticket with the floor, and floor - ticket with its 95% paired-bootstrap
+interval (``hscore.analysis.stats.compare``; a class's recall is the accuracy on its examples).
+
 A class whose base rate is 0 has no relative change: it is left out of CEV and SDE (and counted
 in ``classes used``). Meaningful for classification; this module imports no torch.
 """
@@ -21,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..pruning.scores import h_score
+from .stats import compare
 
 
 def class_rates(frame: pd.DataFrame, classes) -> pd.DataFrame:
@@ -102,4 +108,29 @@ def ticket_balance(correct: np.ndarray, labels: np.ndarray, label_names: tuple[s
         rows.append({"H": name, "ticket size": int(keep.sum()),
                      **{f"{label} %": 100 * n / max(keep.sum(), 1) for label, n in zip(label_names, counts)},
                      "least kept class (relative)": float(np.min(relative))})
+    return pd.DataFrame(rows)
+
+
+def floor_effect(preds: pd.DataFrame, ticket: str, label_names: tuple[str, ...]) -> pd.DataFrame:
+    """Per evaluation split, for accuracy and each class's recall: full data, the winning ticket (``hscore``,
+    subset ``ticket``) and the ticket with the class floor (``floor``), in % (means over seeds), and floor -
+    ticket with its 95% interval and verdict; empty when the floor was not trained."""
+    if preds.empty or "prediction" not in preds.columns or not (preds["method"] == "floor").any():
+        return pd.DataFrame()
+    rows = []
+    for split, part in preds.groupby("split", sort=False):
+        arms = {"full data": part[part["method"] == "full"], "ticket": part[(part["method"] == "hscore")
+                                                                            & (part["subset"] == ticket)],
+                "ticket + floor": part[part["method"] == "floor"]}
+        measures = [("accuracy", None)] + [(f"recall {name}", c) for c, name in enumerate(label_names)]
+        for measure, c in measures:
+            pick = {k: (v if c is None else v[v["label"] == c]) for k, v in arms.items()}
+            if len(pick["ticket"]) == 0 or len(pick["ticket + floor"]) == 0:
+                continue
+            diff = compare(pick["ticket + floor"], pick["ticket"], "accuracy")
+            full = compare(pick["full data"], pick["ticket"], "accuracy").a if len(pick["full data"]) else np.nan
+            rows.append({"split": split, "measure": measure, "full data": full, "ticket": diff.b,
+                         "ticket + floor": diff.a, "floor - ticket": diff.diff, "95% CI low": diff.low,
+                         "95% CI high": diff.high, "verdict": diff.verdict, "seeds": diff.seeds,
+                         "examples": diff.examples})
     return pd.DataFrame(rows)

@@ -27,7 +27,8 @@ from .stats import compare
 
 METHOD_LABELS = {"full": "full data", "hscore": "H-score", **{b.name: b.label for b in BASELINES.values()},
                  "cheaper": "cheaper ticket", "phase1": "full data (phase-1 runs)",
-                 "moved": "ticket of a changed scoring setting", "equal_steps": "H-score, full data's updates"}
+                 "moved": "ticket of a changed scoring setting", "equal_steps": "H-score, full data's updates",
+                 "floor": "H-score with class floor"}
 FULL_COLUMNS = ("full data (phase-1 runs)", "full data (phase-2 settings)")
 
 
@@ -155,7 +156,8 @@ def comparison_table(cfg: PairConfig, preds: pd.DataFrame, results: pd.DataFrame
             others = [("full", "full", METHOD_LABELS["full"] + " (phase-2 settings)")]
             others += [(name, spec.name, f"{METHOD_LABELS[name]}, same size") for name in cfg.baselines]
             if i == 0:
-                others += [("phase1", "full", "full data (phase-1 runs)"), ("cheaper", spec.name, "cheaper ticket")]
+                others += [("phase1", "full", "full data (phase-1 runs)"), ("cheaper", spec.name, "cheaper ticket"),
+                           ("floor", spec.name, "ticket with class floor")]
             for method, subset, label in others:
                 theirs = runs.get((method, subset))
                 if theirs is None:

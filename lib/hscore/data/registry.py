@@ -25,7 +25,7 @@ from . import bigbench, packaged
 from .declared import HubSource, TaskSpec, declared_task, parse_spec
 from .hub import RACE_OPTIONS, load_race, load_squad_v2
 from .packaged import BBC_TOPICS, load_bbc_news, load_rotten_tomatoes
-from .split import Split
+from .split import Split, with_class_shares
 from .task import Task
 
 QA_LABELS = ("unanswerable", "answerable")
@@ -91,9 +91,11 @@ class TaskAlias(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     data_of: str
+    class_shares: dict[int, float] | None = None   # {label: share}: the training split with those classes
+                                                    # sampled down to that share (hscore.data.split.with_class_shares)
 
     def identity(self) -> dict:
-        return {"data_of": self.data_of}
+        return {"data_of": self.data_of, **({"class_shares": self.class_shares} if self.class_shares else {})}
 
 
 def parse_task(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec | TaskAlias:
@@ -104,11 +106,17 @@ def parse_task(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec | Ta
     try:
         alias = TaskAlias.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(f"tasks.{name}: {{data_of: TASK}} takes the name of a built-in task and nothing else "
-                          f"({e.errors()[0]['msg']})") from None
+        raise ConfigError(f"tasks.{name}: {{data_of: TASK, class_shares: {{LABEL: SHARE}}}} takes the name of a "
+                          f"built-in task and, optionally, classes sampled down to a share ({e.errors()[0]['msg']})"
+                          ) from None
     if alias.data_of not in BUILTIN:
         raise ConfigError(f"tasks.{name}: data_of = {alias.data_of!r} is not a built-in task; built in: "
                           f"{', '.join(BUILTIN)}")
+    labels = BUILTIN[alias.data_of].label_names
+    for label, share in (alias.class_shares or {}).items():
+        if not 0 <= label < len(labels) or not 0 < share < 1:
+            raise ConfigError(f"tasks.{name}: class_shares {{{label}: {share}}} needs a label of {alias.data_of} "
+                              f"(0 to {len(labels) - 1}: {', '.join(labels)}) and a share in (0, 1)")
     return alias
 
 
@@ -116,7 +124,14 @@ def get_task(name: str, declared: TaskSpec | TaskAlias | None = None) -> Task:
     """The task ``name``: declared by ``declared`` (a parsed ``TaskSpec``, or a ``TaskAlias`` naming a
     built-in task's data), else built in."""
     if isinstance(declared, TaskAlias):
-        return dataclasses.replace(BUILTIN[declared.data_of], name=name)
+        base = BUILTIN[declared.data_of]
+        if not declared.class_shares:
+            return dataclasses.replace(base, name=name)
+        shares = declared.class_shares
+        load = lambda seed: {**(splits := base.load(seed)), "train": with_class_shares(splits["train"], shares, seed)}
+        told = ", ".join(f"{base.label_names[c]} {100 * v:g}%" for c, v in shares.items())
+        return dataclasses.replace(base, name=name, load=load,
+                                   source=f"{base.source}; training split resampled to {told}")
     if declared is not None:
         return declared_task(name, declared)
     if name in BUILTIN:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Split:
@@ -96,6 +98,27 @@ def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
         where = rng.permutation(np.flatnonzero(labels == label))
         place[where] = (np.arange(len(where)) + rng.random(len(where))) / len(where)
     return np.argsort(place, kind="stable")
+
+
+def with_class_shares(split: Split, shares: dict[int, float], seed: int) -> Split:
+    """``split`` with each class of ``shares`` sampled down (seeded, original order kept) so that it holds
+    that share of the result; the other classes whole: a deliberately imbalanced training set (the
+    ``classes`` profile). One ``ConfigError`` line when a share cannot be reached by sampling down."""
+    labels = split.labels
+    rest = int((~np.isin(labels, list(shares))).sum())
+    if sum(shares.values()) >= 1 or rest == 0:
+        raise ConfigError(f"class_shares {shares}: the other classes need a share too (the shares add up to < 1)")
+    left = 1 - sum(shares.values())
+    rng = np.random.default_rng(seed)
+    keep = [np.flatnonzero(~np.isin(labels, list(shares)))]
+    for label, share in sorted(shares.items()):
+        mine = np.flatnonzero(labels == label)
+        want = int(round(share * rest / left))
+        if want > len(mine):
+            raise ConfigError(f"class_shares: class {label} has {len(mine)} examples, fewer than the {want} its share "
+                              f"{share:g} needs; give a smaller share")
+        keep.append(rng.permutation(mine)[:want])
+    return split.take(np.sort(np.concatenate(keep)))
 
 
 def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

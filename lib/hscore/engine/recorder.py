@@ -15,9 +15,10 @@ or, for a trainer built elsewhere (any ``Trainer`` subclass): ``record_dynamics(
 output_dir=...)`` before ``trainer.train()``. Each run then holds ``dynamics.npz`` (``hscore.dynamics``,
 its ``order`` the first epoch's: the Trainer reshuffles every epoch, and ``epoch_orders.npz`` beside it
 holds every epoch's) and ``step.json`` (``hscore.records``: the resolved training arguments, package
-versions, device, the data fingerprint); ``hscore select RUN_DIR...`` or ``hscore.select([...])``
-(``hscore.study.select_runs``) turn R such runs into H-scores and subsets. The study's ``engine:
-trainer`` (``hscore.engine.trainer_route``) trains through the same recorder.
+versions, device, the data fingerprint) and ``row_hashes.npz`` (per column of the training set, a hash
+of every row: ``hscore.select`` refuses runs, and datasets, whose rows differ); ``hscore select RUN_DIR...``
+or ``hscore.select([...])`` (``hscore.study.select_runs``) turn R such runs into H-scores and subsets. The
+study's ``engine: trainer`` (``hscore.engine.trainer_route``) trains through the same recorder.
 
 The rules (correct, gold probability, logits) are the task kind's (``hscore.engine.kinds``:
 ``get_kind(kind).step`` on the model's outputs and the batch's targets), the same code the built-in
@@ -95,8 +96,8 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from ..dynamics import RunDynamics
 from ..errors import HScoreError
-from ..files import array_fingerprint, atomic_save_npz, atomic_write_json
-from ..paths import RUN_FILE
+from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, row_hashes
+from ..paths import KEYS_FILE, ROW_HASHES_FILE, RUN_FILE
 from ..records import finish_step
 from .device import describe_device, versions
 from .kinds import TaskKind, get_kind
@@ -104,7 +105,6 @@ from .kinds import TaskKind, get_kind
 POSITION = "__hscore_row__"        # the batch key that carries each row's position in the training set
 CHECKPOINT_DIR = "hscore_dynamics"  # inside a Trainer checkpoint folder: the records up to that step
 ORDERS_FILE = "epoch_orders.npz"    # beside dynamics.npz: the order of every epoch (the Trainer reshuffles)
-KEYS_FILE = "example_keys.json"     # beside dynamics.npz when example ids are not integers
 
 # Where each kind's targets are, in the training set and in a collated batch (first name present wins).
 # ``DataCollatorWithPadding`` and ``default_data_collator`` rename ``label`` to ``labels``.
@@ -216,10 +216,12 @@ class Rows:
     the training data. ``from_dataset``: read from a user's training set; ``from_features``: rows the
     study tokenized (``hscore.engine.kinds.Features``)."""
 
-    def __init__(self, example_id, feature, label, target, keys=None, id_column=None, fingerprint=None):
+    def __init__(self, example_id, feature, label, target, keys=None, id_column=None, fingerprint=None,
+                 hashes=None):
         self.example_id, self.feature, self.label, self.target = example_id, feature, label, target
         self.n = len(example_id)
         self.keys, self.id_column, self.fingerprint = keys, id_column, fingerprint
+        self.hashes = hashes   # per column of the user's training set, a hash of every row (files.row_hashes)
 
     @property
     def target_width(self) -> int:
@@ -285,6 +287,7 @@ class Rows:
             label = target.copy()
         rows = cls(example_id, feature, label, target, keys, id_column)
         rows.fingerprint = rows.dataset_fingerprint(dataset) if fingerprint else None
+        rows.hashes = row_hashes(_read_columns(dataset, available)) if fingerprint else None
         return rows
 
     def dataset_fingerprint(self, dataset) -> str:
@@ -710,6 +713,9 @@ class DynamicsRecorder:
         if rows.keys is not None:
             atomic_write_json(folder / KEYS_FILE, rows.keys)
             files.append(KEYS_FILE)
+        if rows.hashes:
+            atomic_save_npz(folder / ROW_HASHES_FILE, **rows.hashes)
+            files.append(ROW_HASHES_FILE)
         resolved = json.loads(args.to_json_string())
         model = self.trainer.accelerator.unwrap_model(self.trainer.model)
         config = getattr(model, "config", None)

@@ -190,6 +190,21 @@ def scores_table(dynamics: TrainingDynamics) -> pd.DataFrame:
     })
 
 
+UNIT_COLUMNS = ("example_id", "feature", "label")   # what ``scores_table`` writes to name a scoring unit
+
+
+def _score_columns() -> tuple[str, ...]:
+    """The score columns ``scores_table`` writes (every column but ``UNIT_COLUMNS``), read off a table of
+    one example, so that the list is never written twice."""
+    one = TrainingDynamics(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                           (0, 1), np.ones((2, 3, 1), dtype=bool), np.ones((2, 3, 1), dtype=np.float32))
+    return tuple(c for c in scores_table(one).columns if c not in UNIT_COLUMNS)
+
+
+SCORE_COLUMNS = _score_columns()
+"""Every score ``scores_table`` writes: ``h``, ``success_rate``, the Cartography scores and each baseline's."""
+
+
 def h_histogram(h: np.ndarray, runs: int) -> pd.Series:
     """Number of examples at each H value 0..R (zeros included)."""
     return pd.Series(np.bincount(np.asarray(h), minlength=runs + 1), index=pd.RangeIndex(runs + 1, name="H"),

@@ -14,8 +14,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from .. import config, paths
-from ..analysis.balance import VANISHING, label_balance, vanishing_classes
-from ..analysis.fairness import fairness_table, ticket_balance
+from ..analysis.fairness import fairness_table, floor_effect, ticket_balance
 from ..analysis.findings import claims, finding_lines, limits, majority_scores, overall, profile_findings
 from ..analysis.pruned import agreement_by_h, examples_by_h, h_levels
 from ..analysis.tables import (
@@ -33,6 +32,7 @@ from ..engine.device import versions
 from ..engine.kinds import get_kind
 from ..errors import HScoreError
 from ..pruning.cheaper import cheaper_table
+from ..pruning.classes import UNDER_SHARE, class_balance, class_warnings
 from ..pruning.scores import h_histogram
 from ..pruning.subsets import subset_family
 from ..study.results import PairResults
@@ -116,14 +116,18 @@ def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None, cfg: Pair
             "them all."))
     if scores is None:
         return
-    balance = label_balance(scores, subsets)
+    labels, names = scores["label"].to_numpy(), None if cfg is None else get_task(cfg.task, cfg.declared).label_names
+    positions = subsets.hscore_positions()
+    if paths.subset_key("floor", subsets.winning_ticket.name) in subsets.indices:
+        positions |= {f"{n} + floor": subsets.indices[paths.subset_key("floor", n)] for n in list(positions)}
     display(Markdown("Label balance of the full set and of every H-score subset (the baselines are chosen "
-                     "without looking at labels):"))
-    display(balance.set_index("subset").round(1))
-    warnings = vanishing_classes(balance)
+                     "without looking at labels); `least kept (relative)`: the smallest share of a class in the subset "
+                     "over its share of the full set (1: every class kept in proportion; 0: one vanished):"))
+    display(class_balance(labels, positions, names).set_index("subset").round(2))
+    warnings = class_warnings(labels, subsets.hscore_positions(), names, scores["h"].to_numpy(),
+                              subsets.winning_ticket.runs)
     if warnings:
-        display(Markdown(f"**A class nearly vanishes** (below {100 * VANISHING:.0f}% of its share of the full "
-                         "set): " + "; ".join(warnings) + "."))
+        display(Markdown(f"**A class falls below {UNDER_SHARE:.0%} of its share:** " + "; ".join(warnings) + "."))
 
 
 def show_tradeoff(table: pd.DataFrame) -> None:
@@ -451,6 +455,37 @@ def show_fairness(pairs: list[PairResults]) -> None:
         display(Markdown("Class balance of the winning ticket under the paper's H and under H computed from the "
                          "later epochs only (a class the runs learn late is not pruned as never-learned):"))
         display(ticket_balance(dynamics.correct, dynamics.label, task.label_names).round(2).set_index("H"))
+        show_class_floor(pair, task.label_names)
+
+
+def show_class_floor(pair: PairResults, label_names) -> None:
+    """With ``class_floor``: each class's share of the ticket with and without the floor, what the floor
+    changed in accuracy and in each class's recall (``floor_effect``, 95% paired-bootstrap intervals), and
+    one sentence per evaluation split; nothing for a pair without the floor."""
+    cfg = pair.cfg
+    if cfg.class_floor is None:
+        return
+    subsets, scores = pair.subsets(), pair.scores()
+    ticket = subsets.winning_ticket.name
+    labels = scores["label"].to_numpy()
+    positions = {"winning ticket": subsets.positions("hscore", ticket, 0),
+                 f"ticket + floor {cfg.class_floor:g}": subsets.positions("floor", ticket, 0)}
+    display(Markdown(f"**The class floor** (`class_floor: {cfg.class_floor:g}`: every class restored to at least "
+                     f"{cfg.class_floor:.0%} of its share of the training set, by adding back its pruned examples the "
+                     "scoring runs got right most often; `hscore.pruning.classes`). Its class balance:"))
+    display(class_balance(labels, positions, label_names).set_index("subset").round(2))
+    table = floor_effect(pair.predictions(), ticket, label_names)
+    if table.empty:
+        display(Markdown("The ticket with the floor has no phase-2 runs yet (`hscore run` trains them)."))
+        return
+    for split, part in table.groupby("split", sort=False):
+        lines = [f"{r['measure']} {r['floor - ticket']:+.1f} points (95% CI {r['95% CI low']:+.1f} to "
+                 f"{r['95% CI high']:+.1f}, {r['verdict']})" for _, r in part.iterrows()]
+        display(Markdown(f"On {split}, training on the ticket with the floor instead of the ticket changes "
+                         + "; ".join(lines) + f" ({part['seeds'].iloc[0]} seeds x {part['examples'].iloc[0]} "
+                         "examples, paired bootstrap)."))
+    shown = table.drop(columns=["seeds", "examples"]).set_index(["split", "measure"])
+    display(shown.round(1))
 
 
 def show_pruned(pairs: list[PairResults], per_h: int = 2) -> None:

@@ -20,7 +20,8 @@ from ..pruning.baselines import BASELINES
 from ..pruning.scores import h_histogram
 
 METHOD_STYLE = {"hscore": ("#c0392b", "o"), **{b.name: (b.color, b.marker) for b in BASELINES.values()},
-                "cheaper": ("#c2185b", "*"), "equal_steps": ("#7d3c98", "P")}  # colour, marker
+                "cheaper": ("#c2185b", "*"), "equal_steps": ("#7d3c98", "P"),
+                "floor": ("#16a085", "X")}  # colour, marker
 
 
 DPI = 160

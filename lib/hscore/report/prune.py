@@ -14,8 +14,9 @@ study, and writes into ``results/<profile>/<model>/<task>/pruned/`` (or ``--out`
   TSV, JSON Lines or Parquet; Parquet for built-in and Hub tasks), readable by ``hscore prune``
   itself (texts quoted);
 - ``report.md``: the label mapping, the H histogram, the subsets' sizes and label balance, which
-  class the winning ticket keeps less of, what was done to the data, and with ``--evaluate`` the
-  phase-2 table with bootstrap intervals (``hscore.analysis``).
+  class falls below half its share (``hscore.pruning.classes``; ``hscore prune`` prints it too), what
+  was done to the data, and with ``--evaluate`` the phase-2 table with bootstrap intervals
+  (``hscore.analysis``).
 
 A task whose scoring units are not whole examples (extractive QA windows, option rows) cannot be
 written back as rows: that is one line before anything trains.
@@ -29,7 +30,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.balance import label_balance, vanishing_classes
 from ..analysis.tables import comparison_table, tradeoff_table
 from ..config import ConfigError, PairConfig
 from ..data import BUILTIN, TaskSpec, get_task, pair_splits, parse_spec
@@ -37,13 +37,12 @@ from ..data.declared import EXTENSIONS, load_declared, write_table
 from ..engine.checkpoints import model_config
 from ..engine.kinds import get_kind
 from ..files import atomic_write_bytes, atomic_write_parquet
+from ..pruning.classes import UNDER_SHARE, class_balance, class_warnings
 from ..pruning.scores import h_histogram
 from ..study import executors
 from ..study import plan as plans
 from ..study.results import PairResults
 from ..study.run import Board
-
-UNDER_KEPT = 2 / 3   # the winning ticket keeps a class at less than this of its share of the full set: say so
 
 
 def declare_file(path: str | Path, text: list[str], label: str, id: str | None = None, encoding: str = "utf-8",
@@ -103,24 +102,6 @@ def numbers_as_numbers(frame: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
     return out
 
 
-def ticket_warnings(balance: pd.DataFrame, scores: pd.DataFrame, runs: int, names: list[str]) -> list[str]:
-    """A sentence per class the winning ticket (the row after ``full``) keeps less of than
-    ``UNDER_KEPT`` of its share of the full set: how many it keeps, and where the others went."""
-    full, ticket = balance.iloc[0], balance.iloc[1]
-    out = []
-    for i, name in enumerate(names):
-        share, kept = full.get(f"{name} %", 0), ticket.get(f"{name} %", 0)
-        if not full.get(name) or not ticket["size"] or kept >= UNDER_KEPT * share:
-            continue
-        mine = scores["label"].to_numpy() == i
-        h = scores["h"].to_numpy()[mine]
-        never, always = int((h == 0).sum()), int((h == runs).sum())
-        out.append(f"the winning ticket keeps {kept:.1f}% {name} examples against {share:.1f}% of the full set "
-                   f"({int(ticket[name])} of {int(full[name])}; {never} have H = 0, never learned in every epoch, and "
-                   f"{always} have H = {runs}, always learned)")
-    return out
-
-
 def _markdown(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False)
 
@@ -151,9 +132,10 @@ def phase2_section(pair: PairResults) -> list[str]:
     return lines
 
 
-def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list[str]]:
+def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list[str], list[str]]:
     """The scores, every H-score subset as a file and a report, from the pair's current selection;
-    returns the folder and the notes a user should read (renamed columns, classes kept less)."""
+    returns the folder, the notes a user should read (renamed columns) and the warnings (one per class kept
+    at less than half its share: ``hscore.pruning.classes``)."""
     cfg = pair.cfg
     out = Path(out) if out is not None else cfg.results_dir / "pruned"
     task = get_task(cfg.task, cfg.declared)
@@ -176,11 +158,9 @@ def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list
         write_table(original.iloc[rows], out / f"{name}{ext}", fmt)
         files.append((name + ext, spec.label, len(rows)))
     names = list(task.label_names)
-    balance = label_balance(scores, subsets).rename(
-        columns={f"label {i} %": f"{n} %" for i, n in enumerate(names)}
-        | {f"label {i}": n for i, n in enumerate(names)})
-    vanishing = vanishing_classes(balance)   # in the label names
-    under = ticket_warnings(balance, scores, cfg.runs, names)
+    labels = scores["label"].to_numpy()
+    balance = class_balance(labels, subsets.hscore_positions(), names)
+    under = class_warnings(labels, subsets.hscore_positions(), names, scores["h"].to_numpy(), cfg.runs)
     hist = h_histogram(scores["h"].to_numpy(), cfg.runs)
     lines = [f"# Pruned: {cfg.task} with {cfg.model} (profile {cfg.profile})", "",
              f"Data: {task.source}. {len(scores):,} training examples; R = {cfg.runs} scoring runs of "
@@ -197,12 +177,11 @@ def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list
     lines += ["", "`scores.parquet`: every training example with its original columns and its scores.", "",
               "## Label balance", "", balance.round(1).to_markdown(index=False), ""]
     if under:
-        lines += ["**The winning ticket keeps a class less than its share:** " + "; ".join(under) + ".", ""]
-    if vanishing:
-        lines += ["**A class nearly vanishes:** " + "; ".join(vanishing) + ".", ""]
+        lines += [f"**A class falls below {UNDER_SHARE:.0%} of its share:** " + "; ".join(under)
+                  + " (`class_floor: 0.5` in study.yaml keeps every class at half its share or more).", ""]
     lines += phase2_section(pair)
     atomic_write_bytes(out / "report.md", "\n".join(lines).encode())
-    return out, notes + [u[0].upper() + u[1:] for u in under]
+    return out, notes, under
 
 
 def busy_warning() -> str | None:
@@ -219,7 +198,7 @@ def busy_warning() -> str | None:
 
 
 def prune(cfg: PairConfig, out: Path | None = None, evaluate: bool = False, jobs: int = 1,
-          executor: str = "local", say=print) -> tuple[Path, list[str]]:
+          executor: str = "local", say=print) -> tuple[Path, list[str], list[str]]:
     """Score (phase 1), select, and (``evaluate``) fine-tune on the subsets; then ``write_pruned``."""
     from ..engine.estimate import estimate  # loads the model: only when about to train
 

@@ -133,6 +133,7 @@ class Step:
                                 score_unit=cfg.score_unit)
         if self.stage == "select":
             extra = {"moved_tickets": cfg.moved_tickets} if cfg.moved_tickets else {}
+            extra |= {"class_floor": cfg.class_floor} if cfg.class_floor is not None else {}
             return plain({"score_unit": cfg.score_unit, "runs": cfg.runs, "baselines": cfg.baselines,
                           "phase2_seeds": cfg.phase2.seeds, "cheaper_ticket": cfg.cheaper_ticket, **extra})
         return {}
@@ -169,6 +170,8 @@ def pair_steps(cfg: PairConfig) -> list[Step]:
         for method in ("hscore", "random"):
             steps += [Step(cfg, "finetune", method=method, subset=subset, seed=seed)
                       for seed in cfg.phase2.seeds[:cfg.small_subsets.seeds]]
+    if cfg.class_floor is not None:    # the ticket with each class restored to a fraction of its share
+        steps += [Step(cfg, "finetune", method="floor", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
     if cfg.cheaper_ticket is not None:  # the ticket of the cheapest scoring that overlaps it enough
         steps += [Step(cfg, "finetune", method="cheaper", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
     for subset in moved_subsets(cfg):   # the tickets of the variants that moved most, and the pair's own beside them

@@ -10,17 +10,28 @@ they are what an H-score needs, each failure one ``RunsMismatchError`` line nami
   its files);
 - the same training rows: the same number, the same example ids in the same order (string ids too,
   ``example_keys.json``), the same row index within each example, the same labels and targets;
-- the same number of recorded epochs.
+- the same number of recorded epochs;
+- the same training data: where the runs kept ``row_hashes.npz`` (the recorder writes it: per column
+  of the training set, a hash of every row), the same rows in every column they share; else the same
+  data fingerprint. Runs on other texts, another tokenisation or a shuffled copy are refused, one line
+  naming how many rows differ and the first; ``allow_other_data=True`` (``--allow-other-data``) stacks
+  them anyway, with a note, for a user who means it.
 
-Runs whose data fingerprints differ while ids and labels agree (another tokenisation, a text changed)
-are stacked with a note. The selection itself is the study's (``hscore.study.selection.select``):
+Every class's share in every H-score subset is checked against the training set: a class that
+vanishes from the winning ticket, or falls below half its share, is one warning line per class
+(``hscore.pruning.classes``; a Python ``UserWarning``, the CLI's ``hscore: warning:``, ``notes``);
+``class_floor=`` keeps it. The selection itself is the study's (``hscore.study.selection.select``):
 the scores table, the H-score subsets, their size-matched baselines and, on request, the cheaper
 scoring's ticket, with the settings given as arguments instead of a study.yaml.
 
 ``Selected.to_dataset(train_dataset)`` returns the user's ``datasets.Dataset`` with the score columns
-added (every original column kept; rows matched by position, or by the example id column where the
-scores are per example); ``subset_dataset`` / ``subset_datasets`` give the winning ticket and every
-subset as ``Dataset.select(...)`` views, which ``save_to_disk`` or ``push_to_hub`` store as usual.
+added as ``hscore_<score>`` and ``hscore_winning_ticket`` (every original column kept, whatever its name;
+columns named ``hscore_...`` are hscore's and are replaced; rows matched by position, or by the example
+id column where the scores are per example), after checking that the dataset holds the recorded rows
+(the count, the labels, the row hashes of the columns it shares with the runs: one
+``RunsMismatchError`` line naming the first row that differs); ``subset_dataset`` / ``subset_datasets``
+give the winning ticket and every subset as ``Dataset.select(...)`` views, which ``save_to_disk`` or
+``push_to_hub`` store as usual.
 ``write`` puts the study's select files (``scores.parquet``, ``subsets.npz``, ``subsets.json``) and a
 ``step.json`` in a folder. No torch is imported; ``datasets`` only by the dataset methods.
 """
@@ -29,6 +40,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,18 +50,18 @@ import pandas as pd
 from .. import paths
 from ..dynamics import RunDynamics, TrainingDynamics
 from ..errors import ConfigError, HScoreError
-from ..files import atomic_write_json, plain
+from ..files import atomic_write_json, plain, row_hashes
 from ..pruning.baselines import BASELINES, get_baseline
-from ..pruning.scores import h_histogram
+from ..pruning.classes import class_balance
+from ..pruning.scores import SCORE_COLUMNS, h_histogram
 from ..records import STEP_FILE, finish_step, read_record, verify
 from . import selection
 from .run import SELECT_CODE
 
-KEYS_FILE = "example_keys.json"   # beside dynamics.npz when a run's example ids are strings (the recorder's)
 RUNS_FILE = "runs.json"           # beside the select files: the runs stacked, in order, and the notes
-SCORE_COLUMNS = ("h", "success_rate", "confidence", "variability", "correctness", "forgetting", "el2n",
-                 "el2n_train_step", "dynamic_uncertainty", "aum")
 TICKET = "winning_ticket"         # the subset name that means the winning ticket, whatever R is
+PREFIX = "hscore_"                # the columns to_dataset adds: hscore_h, ..., hscore_winning_ticket
+LABEL_COLUMNS = ("labels", "label", "label_ids")   # a dataset's label column, first present (the recorder's names)
 
 
 class RunsMismatchError(HScoreError, ValueError):
@@ -64,6 +76,7 @@ class RecordedRun:
     dynamics: RunDynamics
     record: dict
     keys: list | None          # the string example ids, when the ids are strings
+    hashes: dict | None = None  # per column of the training set, a hash of every row (row_hashes.npz)
 
     @property
     def name(self) -> str:
@@ -103,8 +116,12 @@ def read_run(folder) -> RecordedRun:
         dynamics = RunDynamics.load(folder / paths.RUN_FILE)
     except (OSError, KeyError, ValueError) as e:
         raise RunsMismatchError(f"{folder / paths.RUN_FILE} is not the dynamics file contract ({e})") from None
-    keys = json.loads((folder / KEYS_FILE).read_text()) if (folder / KEYS_FILE).is_file() else None
-    return RecordedRun(folder, dynamics, record, keys)
+    keys = json.loads((folder / paths.KEYS_FILE).read_text()) if (folder / paths.KEYS_FILE).is_file() else None
+    hashes = None
+    if (folder / paths.ROW_HASHES_FILE).is_file():
+        with np.load(folder / paths.ROW_HASHES_FILE) as f:
+            hashes = {name: f[name] for name in f.files}
+    return RecordedRun(folder, dynamics, record, keys, hashes)
 
 
 def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
@@ -115,9 +132,40 @@ def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
     return f"{len(differ)} of {len(a)} rows, first row {i}: {show(a[i])} against {show(b[i])}"
 
 
-def check_runs(runs: list[RecordedRun]) -> list[str]:
+def rows_differ(a: dict, b: dict, rows_a=None, rows_b=None) -> tuple[np.ndarray, list[str]] | None:
+    """Where two sets of row hashes (``files.row_hashes``, per column) differ, over the columns they share
+    (``rows_a``/``rows_b``: the rows of each to compare, default all): (a bool mask over the compared
+    rows, the shared columns); None when they share no column."""
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        return None
+    take = lambda h, rows: h if rows is None else h[rows]
+    differ = np.zeros(len(take(a[shared[0]], rows_a)), dtype=bool)
+    for name in shared:
+        differ |= take(a[name], rows_a) != take(b[name], rows_b)
+    return differ, shared
+
+
+def _other_data(r: RecordedRun, first: RecordedRun) -> str:
+    """'' when two runs were recorded on the same training data, as far as they tell; else how not."""
+    found = rows_differ(r.hashes, first.hashes) if r.hashes is not None and first.hashes is not None else None
+    if found is not None:
+        differ, shared = found
+        if not differ.any():
+            return ""
+        i = int(np.flatnonzero(differ)[0])
+        columns = [c for c in shared if r.hashes[c][i] != first.hashes[c][i]]
+        return (f"{int(differ.sum())} of {len(differ)} training rows differ (first: row {i}, in "
+                f"{', '.join(map(repr, columns))})")
+    if r.fingerprint != first.fingerprint:
+        return f"their training data fingerprints differ ({r.fingerprint} and {first.fingerprint})"
+    return ""
+
+
+def check_runs(runs: list[RecordedRun], allow_other_data: bool = False) -> list[str]:
     """Raise ``RunsMismatchError`` when the runs cannot be stacked; return notes (the differences that
-    do not stop a selection)."""
+    do not stop a selection). ``allow_other_data``: runs whose training rows differ in content (other
+    texts, another tokenisation) are stacked with a note instead of refused."""
     if len(runs) < 2:
         raise RunsMismatchError(f"an H-score needs at least 2 recorded runs; got {len(runs)}")
     seen: dict[Path, int] = {}
@@ -134,7 +182,7 @@ def check_runs(runs: list[RecordedRun]) -> list[str]:
             raise RunsMismatchError(f"{pair} were recorded on different training sets: {len(b.example_id)} rows "
                                     f"against {len(a.example_id)}; record every run on the same training set")
         if (r.keys is None) != (first.keys is None) or (r.keys is not None and r.keys != first.keys):
-            raise RunsMismatchError(f"{pair} name their examples differently ({KEYS_FILE}); record every run on "
+            raise RunsMismatchError(f"{pair} name their examples differently ({paths.KEYS_FILE}); record every run on "
                                     "the same training set, in the same row order")
         for what, field_ in (("example ids", "example_id"), ("rows within their examples", "feature")):
             if not np.array_equal(getattr(b, field_), getattr(a, field_)):
@@ -153,9 +201,13 @@ def check_runs(runs: list[RecordedRun]) -> list[str]:
         if b.logits.shape[-1] != a.logits.shape[-1]:
             raise RunsMismatchError(f"{pair} kept {b.logits.shape[-1]} and {a.logits.shape[-1]} logits per row; "
                                     "record them with the same model head")
-        if r.fingerprint != first.fingerprint:
-            notes.append(f"{pair} have the same example ids and labels but other training data fingerprints "
-                         f"({r.fingerprint} and {first.fingerprint}: another tokenisation or text); stacked anyway")
+        other = _other_data(r, first)
+        if other and not allow_other_data:
+            raise RunsMismatchError(f"{pair} were recorded on other training data: {other}; record every run on the "
+                                    "same training set, or pass allow_other_data=True (--allow-other-data) if you "
+                                    "mean to stack them")
+        if other:
+            notes.append(f"{pair} were recorded on other training data ({other}); stacked as asked (allow_other_data)")
     seeds = [r.seed for r in runs]
     repeated = sorted({s for s in seeds if s is not None and seeds.count(s) > 1})
     if repeated:
@@ -173,6 +225,7 @@ class Selected:
     selection: selection.Selection
     settings: dict                     # the selection's arguments
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # one line per class the H-score subsets drop or thin out
 
     @property
     def scores(self) -> pd.DataFrame:
@@ -193,22 +246,41 @@ class Selected:
         return h_histogram(self.scores["h"].to_numpy(), self.dynamics.runs)
 
     def table(self) -> pd.DataFrame:
-        """The H-score subsets: kept and removed H values, size, share of the full set."""
-        return self.subsets.table()
+        """The H-score subsets: kept and removed H values, size, share of the full set (and, with
+        ``class_floor``, the size with the floor)."""
+        table = self.subsets.table()
+        if self.settings.get("class_floor") is not None:
+            table["with class floor"] = [len(self.positions(s.name, "floor")) for s in self.subsets.specs]
+        return table
 
-    def positions(self, subset: str = TICKET, method: str = "hscore", seed: int | None = None) -> np.ndarray:
+    def class_balance(self, names=None) -> pd.DataFrame:
+        """Each class's examples and share in the full set and in every H-score subset (and, with
+        ``class_floor``, every subset with the floor), ``hscore.pruning.classes.class_balance``."""
+        subsets = self.subsets.hscore_positions()
+        if self.settings.get("class_floor") is not None:
+            subsets |= {f"{name} + floor": self.positions(name, "floor") for name in list(subsets)}
+        return class_balance(self.scores["label"].to_numpy(), subsets, names)
+
+    @property
+    def method(self) -> str:
+        """The method a subset is taken from by default: ``floor`` when the selection has a class floor."""
+        return "hscore" if self.settings.get("class_floor") is None else "floor"
+
+    def positions(self, subset: str = TICKET, method: str | None = None, seed: int | None = None) -> np.ndarray:
         """The positions (into ``scores``) of a subset: ``winning_ticket`` or a subset name (``remove-0-6``),
-        of ``method`` (``hscore``, a baseline, ``cheaper``); ``seed``: a phase-2 seed for random baselines
-        (default: the first)."""
+        of ``method`` (``hscore``, ``floor`` (the subset with the class floor), a baseline, ``cheaper``;
+        default: ``floor`` when ``class_floor`` was given, else ``hscore``); ``seed``: a phase-2 seed for
+        random baselines (default: the first)."""
+        method = method or self.method
         name = self.subsets.winning_ticket.name if subset == TICKET else subset
         names = [s.name for s in self.subsets.specs]
         if name not in names:
             raise ConfigError(f"unknown subset {subset!r}; the subsets are {TICKET} (= {names[0]}) and "
                               f"{', '.join(names)}")
-        if method not in ("hscore", "cheaper") and get_baseline(method).per_seed and seed is None:
+        fixed = method in ("hscore", "cheaper", "floor") or not get_baseline(method).per_seed
+        if not fixed and seed is None:
             seed = self.settings["phase2_seeds"][0]
-        key = paths.subset_key(method, name, None if method in ("hscore", "cheaper")
-                               or not get_baseline(method).per_seed else seed)
+        key = paths.subset_key(method, name, None if fixed else seed)
         if key not in self.subsets.indices:
             raise ConfigError(f"no subset {key!r}: this selection has {', '.join(sorted(self.subsets.indices))}")
         return self.subsets.indices[key]
@@ -249,6 +321,38 @@ class Selected:
         ids = self.scores["example_id"].tolist()
         return [self.keys[i] for i in ids] if self.keys is not None else ids
 
+    def check_dataset(self, dataset, unit: np.ndarray) -> None:
+        """``RunsMismatchError`` (one line, the first row that differs) unless ``dataset``'s rows, mapped to
+        scoring units ``unit``, are the rows the runs recorded: where the runs kept row hashes, the same
+        content in every column the dataset shares with the runs' training set; and the same labels (its
+        label column against the recorded targets). Rows of several per unit (QA windows scored per
+        example) are checked by their example ids only."""
+        if len(self.scores) != len(self.dynamics.example_id):
+            return
+        columns = [c for c in dataset.column_names if not c.startswith(PREFIX)]
+        wrong = "the dataset is not the one the runs were recorded on: "
+        again = "; give the training set the runs recorded"
+        hashes = self.runs[0].hashes
+        shared = [c for c in columns if hashes is not None and c in hashes]
+        if shared:
+            given = row_hashes(dataset.select_columns(shared).with_format(None)[:])
+            differ, _ = rows_differ(given, hashes, None, unit)
+            if differ.any():
+                i = int(np.flatnonzero(differ)[0])
+                names = [c for c in shared if given[c][i] != hashes[c][unit[i]]]
+                raise RunsMismatchError(f"{wrong}{int(differ.sum())} of its {len(unit)} rows differ from the recorded "
+                                        f"rows (first: row {i}, in {', '.join(map(repr, names))}){again}")
+        label = next((c for c in LABEL_COLUMNS if c in columns), None)
+        target = self.runs[0].dynamics.target
+        if label is not None and target.ndim == 1:
+            given = np.asarray(dataset[label])
+            if given.ndim == 1 and given.dtype.kind in "iub":
+                differ = np.flatnonzero(given != target[unit])
+                if len(differ):
+                    i = int(differ[0])
+                    raise RunsMismatchError(f"{wrong}{len(differ)} of its {len(unit)} rows have another {label!r} "
+                                            f"(first: row {i}, {given[i]} against {target[unit[i]]} recorded){again}")
+
     @property
     def score_columns(self) -> list[str]:
         """The columns of ``SCORE_COLUMNS`` these runs give a value (not missing for every example)."""
@@ -256,34 +360,35 @@ class Selected:
 
     def to_dataset(self, dataset, id_column: str | None = None):
         """``dataset`` (a ``datasets.Dataset``: the training set the runs recorded, or its examples
-        where the scores are per example) with the score columns added (those of ``SCORE_COLUMNS``
-        these runs give a value: no EL2N without an eval pass, no Dynamic Uncertainty under 3 epochs)
-        and ``winning_ticket`` (bool); every original column is kept."""
+        where the scores are per example), checked against the recorded rows (``check_dataset``), with
+        the score columns added as ``hscore_<score>`` (those of ``SCORE_COLUMNS`` these runs give a
+        value: no EL2N without an eval pass, no Dynamic Uncertainty under 3 epochs) and
+        ``hscore_winning_ticket`` (bool; with ``class_floor``, the ticket with the floor). Every original
+        column is kept; columns named ``hscore_...`` are hscore's and are replaced."""
+        ours = [c for c in dataset.column_names if c.startswith(PREFIX)]
+        dataset = dataset.remove_columns(ours) if ours else dataset
         unit = self.rows_to_units(dataset, id_column)
-        clash = [c for c in (*SCORE_COLUMNS, TICKET) if c in dataset.column_names]
-        if clash:
-            raise ConfigError(f"the dataset already has the column(s) {', '.join(clash)}; remove or rename them "
-                              "(Dataset.remove_columns / rename_column) first")
+        self.check_dataset(dataset, unit)
         out = dataset
         for name in self.score_columns:
-            out = out.add_column(name, self.scores[name].to_numpy()[unit].tolist())
+            out = out.add_column(PREFIX + name, self.scores[name].to_numpy()[unit].tolist())
         ticket = np.zeros(len(self.scores), dtype=bool)
         ticket[self.positions(TICKET)] = True
-        return out.add_column(TICKET, ticket[unit].tolist())
+        return out.add_column(PREFIX + TICKET, ticket[unit].tolist())
 
-    def subset_dataset(self, dataset, subset: str = TICKET, method: str = "hscore", seed: int | None = None,
+    def subset_dataset(self, dataset, subset: str = TICKET, method: str | None = None, seed: int | None = None,
                        id_column: str | None = None):
-        """The rows of a subset (default: the winning ticket) as a ``Dataset.select`` view of
-        ``to_dataset(dataset)``, in the dataset's order."""
-        scored = dataset if TICKET in dataset.column_names else self.to_dataset(dataset, id_column)
-        unit = self.rows_to_units(dataset, id_column)
+        """The rows of a subset (default: the winning ticket, with the class floor when one was given) as a
+        ``Dataset.select`` view of ``to_dataset(dataset)``, in the dataset's order."""
+        scored = self.to_dataset(dataset, id_column)
+        unit = self.rows_to_units(scored, id_column)
         return scored.select(np.flatnonzero(np.isin(unit, self.positions(subset, method, seed))).tolist())
 
     def subset_datasets(self, dataset, id_column: str | None = None) -> dict:
         """Every subset of the selection as a view of ``to_dataset(dataset)``: ``winning_ticket``, each
         H-score subset by name, each baseline's as ``method/subset[/seed]``, the cheaper ticket."""
         scored = self.to_dataset(dataset, id_column)
-        unit = self.rows_to_units(dataset, id_column)
+        unit = self.rows_to_units(scored, id_column)
         out = {TICKET: scored.select(np.flatnonzero(np.isin(unit, self.positions(TICKET))).tolist())}
         for key, positions in self.subsets.indices.items():
             name = key.split("/", 1)[1] if key.startswith("hscore/") else key
@@ -309,14 +414,26 @@ class Selected:
 
 
 def select(run_dirs, *, baselines=("random", "ambiguous"), phase2_seeds=(6666,), cheaper_ticket: float | None = None,
-           score_unit: str = "feature") -> Selected:
+           score_unit: str = "feature", class_floor: float | None = None, label_names=None,
+           allow_other_data: bool = False) -> Selected:
     """Stack the recorded runs ``run_dirs`` (in this order) and select: the scores table, the H-score
     subsets and their size-matched ``baselines`` (random ones drawn per seed of ``phase2_seeds``), and
     with ``cheaper_ticket`` (a Jaccard index) the ticket of the cheapest scoring that overlaps the
     winning ticket that much. ``score_unit``: ``"feature"`` (per recorded row: a QA window, an option
-    row) or ``"example"``. One ``RunsMismatchError`` line when the runs cannot be stacked."""
+    row) or ``"example"``. ``class_floor`` (a fraction in (0, 1], default None: the paper's rule): every
+    subset also with each class restored to at least that fraction of its share (method ``floor``, what
+    ``subset_dataset`` then returns by default). ``label_names``: the class names the warnings use.
+    ``allow_other_data``: stack runs recorded on other training rows (refused by default). One
+    ``RunsMismatchError`` line when the runs cannot be stacked; a ``UserWarning`` per class the subsets
+    drop or thin out."""
     runs = [read_run(d) for d in run_dirs]
-    notes = check_runs(runs)
+    notes = check_runs(runs, allow_other_data)
+    labels = np.unique(runs[0].dynamics.label)
+    if label_names is not None and len(label_names) <= labels.max():
+        raise ConfigError(f"label_names: {len(label_names)} names for labels up to {labels.max()}; give one name per "
+                          "label, in label order")
+    if class_floor is not None and not 0 < class_floor <= 1:
+        raise ConfigError(f"class_floor = {class_floor!r}: the least fraction (0, 1] of its share each class keeps")
     baselines = tuple(baselines)
     for name in baselines:
         if get_baseline(name).needs_logits and (runs[0].dynamics.logits.shape[-1] == 0 or score_unit == "example"):
@@ -334,8 +451,14 @@ def select(run_dirs, *, baselines=("random", "ambiguous"), phase2_seeds=(6666,),
     seeds = tuple(r.seed if r.seed is not None else i for i, r in enumerate(runs))
     dynamics = TrainingDynamics.from_runs([r.dynamics for r in runs], seeds)
     settings = {"score_unit": score_unit, "runs": len(runs), "baselines": list(baselines),
-                "phase2_seeds": [int(s) for s in phase2_seeds], "cheaper_ticket": cheaper_ticket}
+                "phase2_seeds": [int(s) for s in phase2_seeds], "cheaper_ticket": cheaper_ticket,
+                **({"class_floor": class_floor} if class_floor is not None else {})}
     chosen = selection.select(dynamics, baselines=baselines, phase2_seeds=tuple(settings["phase2_seeds"]),
                               cheaper_ticket=cheaper_ticket, score_unit=score_unit,
-                              name=f"{len(runs)} runs ({runs[0].folder} ...)")
-    return Selected(runs, dynamics, chosen, settings, notes)
+                              name=f"{len(runs)} runs ({runs[0].folder} ...)", class_floor=class_floor)
+    told = chosen.class_warnings(label_names)
+    if class_floor is not None:
+        told = [f"{line} (kept: class_floor = {class_floor:g} adds its examples back)" for line in told]
+    for line in told:
+        warnings.warn(line, UserWarning, stacklevel=2)
+    return Selected(runs, dynamics, chosen, settings, notes, told)

@@ -26,6 +26,8 @@ from ..errors import ConfigError, EmptySubsetError
 from ..files import atomic_save_npz, atomic_write_json, atomic_write_parquet
 from ..pruning.baselines import choose, get_baseline
 from ..pruning.cheaper import cheaper_table, cheapest, h_from, ticket
+from ..pruning.classes import class_floor as floor_of
+from ..pruning.classes import class_warnings
 from ..pruning.scores import h_score, scores_table
 from ..pruning.subsets import SubsetSpec, hscore_subset, subset_family
 from ..pruning.variants import most_moved
@@ -75,7 +77,7 @@ class Subsets:
             return np.arange(self.n_full)
         if method == "equal_steps":   # the H-score subset, trained for as many updates as full data
             method = "hscore"
-        per_seed = method not in ("hscore", "cheaper", "moved") and get_baseline(method).per_seed
+        per_seed = method not in ("hscore", "cheaper", "moved", "floor") and get_baseline(method).per_seed
         return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
 
     def size(self, spec: SubsetSpec) -> int:
@@ -84,6 +86,10 @@ class Subsets:
     @property
     def winning_ticket(self) -> SubsetSpec:
         return self.specs[0]
+
+    def hscore_positions(self) -> dict[str, np.ndarray]:
+        """Every H-score subset's positions by name, the winning ticket first (largest first)."""
+        return {s.name: self.indices[paths.subset_key("hscore", s.name)] for s in self.specs}
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([{"subset": s.name, "kept H": s.label, "removed H": ",".join(map(str, s.removed)),
@@ -98,6 +104,12 @@ class Selection:
     scores: pd.DataFrame
     subsets: Subsets
 
+    def class_warnings(self, names=None) -> list[str]:
+        """One line per class that vanishes from, or falls below half its share in, the H-score subsets
+        (``hscore.pruning.classes.class_warnings``); ``names``: the class names."""
+        return class_warnings(self.scores["label"].to_numpy(), self.subsets.hscore_positions(), names,
+                              self.scores["h"].to_numpy(), self.subsets.winning_ticket.runs)
+
 
 def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, TrainingDynamics] | None = None
             ) -> Selection:
@@ -106,7 +118,8 @@ def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, Tra
     ticket enough and (``moved_tickets``) the tickets of the variants that moved most, from the
     recorded ``dynamics`` of the pair ``cfg`` (and each variant's, ``variants``); nothing is written."""
     chosen = select(dynamics, baselines=cfg.baselines, phase2_seeds=cfg.phase2.seeds,
-                    cheaper_ticket=cfg.cheaper_ticket, score_unit=cfg.score_unit, name=cfg.pair)
+                    cheaper_ticket=cfg.cheaper_ticket, score_unit=cfg.score_unit, name=cfg.pair,
+                    class_floor=cfg.class_floor)
     if cfg.moved_tickets:
         indices, info = chosen.subsets.indices, chosen.subsets.info
         units = unit_dynamics(cfg, dynamics)
@@ -128,11 +141,14 @@ def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, Tra
 
 
 def select(dynamics: TrainingDynamics, *, baselines=("random", "ambiguous"), phase2_seeds=(6666,),
-           cheaper_ticket: float | None = None, score_unit: str = "feature", name: str = "the runs") -> Selection:
+           cheaper_ticket: float | None = None, score_unit: str = "feature", name: str = "the runs",
+           class_floor: float | None = None) -> Selection:
     """``compute`` with its settings given one by one (no study.yaml): R = the runs in ``dynamics``;
     ``baselines`` (``hscore.pruning.baselines``), each drawn per seed of ``phase2_seeds`` where it is
     random; ``cheaper_ticket``: the least Jaccard overlap of a cheaper scoring's ticket (None: none);
-    ``score_unit``: ``"feature"`` (rows) or ``"example"``; ``name`` says whose runs in messages."""
+    ``score_unit``: ``"feature"`` (rows) or ``"example"``; ``name`` says whose runs in messages;
+    ``class_floor`` (a fraction, or None): also every H-score subset with each class restored to at least
+    that fraction of its share (``hscore.pruning.classes.class_floor``), as method ``floor``."""
     units = by_unit(dynamics, score_unit)
     scores = scores_table(units)
     h = scores["h"].to_numpy()
@@ -146,11 +162,14 @@ def select(dynamics: TrainingDynamics, *, baselines=("random", "ambiguous"), pha
                 f"H = {dynamics.runs}. The scoring runs learned everything at once or nothing at all; use more "
                 "training examples (train_cap), more epochs, or another learning rate in study.yaml.")
         indices[paths.subset_key("hscore", spec.name)] = chosen
+        if class_floor is not None:
+            indices[paths.subset_key("floor", spec.name)] = floor_of(chosen, scores["label"].to_numpy(),
+                                                                     scores["correctness"].to_numpy(), class_floor)
         for baseline in baselines:
             seeds = phase2_seeds if get_baseline(baseline).per_seed else (None,)
             for seed in seeds:
                 indices[paths.subset_key(baseline, spec.name, seed)] = choose(baseline, scores, len(chosen), seed or 0)
-    info = {}
+    info = {} if class_floor is None else {"class_floor": class_floor}
     if cheaper_ticket is not None:
         correct = units.correct
         best = cheapest(cheaper_table(correct), cheaper_ticket)

@@ -163,6 +163,8 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
         kept = f"H 1-{cheaper['runs'] - 1} of {cheaper['runs']} runs x {cheaper['epochs']} epochs"
     if step.method == "equal_steps":
         kept = f"{kept}, {updates} updates (full data's)"
+    if step.method == "floor":    # the ticket with each class restored to a fraction of its share
+        kept = f"{kept}, every class >= {cfg.class_floor:g} of its share"
     if step.method == "moved":    # the ticket of a variant's scoring, or the pair's own at that run count
         moved = subsets.info["moved"]
         of = next((t["variant"] for t in moved["tickets"] if t["subset"] == step.subset), None)

@@ -1,0 +1,117 @@
+"""Class protection in the study: a deliberately imbalanced training set (``class_shares``), the class floor as
+a setting (``class_floor``: its subsets, its phase-2 runs, the ``classes`` profile) and its measured effect
+(``hscore.analysis.fairness.floor_effect``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hscore import config
+from hscore.analysis.fairness import floor_effect
+from hscore.data import get_task, pair_splits, parse_task
+from hscore.data.split import Split, with_class_shares
+from hscore.dynamics import TrainingDynamics
+from hscore.errors import ConfigError
+from hscore.study import plan, selection
+
+
+def test_with_class_shares_samples_a_class_down_to_its_share():
+    labels = np.array([0] * 60 + [1] * 40)
+    split = Split(np.arange(100) + 500, labels, {"text_a": [f"t{i}" for i in range(100)]})
+    out = with_class_shares(split, {1: 0.2}, seed=3)
+    assert len(out) == 75 and (out.labels == 1).sum() == 15 and (out.labels == 0).sum() == 60   # 15 / 75 = 20%
+    assert list(out.ids) == sorted(out.ids)                                  # the original order kept
+    assert out.fields["text_a"] == [f"t{i - 500}" for i in out.ids]
+    assert with_class_shares(split, {1: 0.2}, seed=3).ids.tolist() == out.ids.tolist()   # seeded
+    with pytest.raises(ConfigError, match="class 1 has 40 examples, fewer than the 90"):
+        with_class_shares(split, {1: 0.6}, seed=3)
+
+
+def test_an_imbalanced_alias_of_rotten_tomatoes_and_its_mistakes():
+    alias = parse_task("rt15", {"data_of": "rotten_tomatoes", "class_shares": {1: 0.15}})
+    task = get_task("rt15", alias)
+    assert task.source.endswith("; training split resampled to positive 15%")
+    train = task.load(0)["train"]
+    assert (train.labels == 1).mean() == pytest.approx(0.15, abs=0.001)
+    whole = get_task("rotten_tomatoes").load(0)
+    assert (train.labels == 0).sum() == (whole["train"].labels == 0).sum()       # the other class whole
+    assert task.load(0)["validation"].fingerprint() == whole["validation"].fingerprint()   # evaluation as it is
+    assert alias.identity() == {"data_of": "rotten_tomatoes", "class_shares": {1: 0.15}}
+    assert parse_task("n250", {"data_of": "rotten_tomatoes"}).identity() == {"data_of": "rotten_tomatoes"}
+    for bad, said in (({1: 1.5}, "a share in \\(0, 1\\)"), ({7: 0.1}, "needs a label of rotten_tomatoes")):
+        with pytest.raises(ConfigError, match=said):
+            parse_task("x", {"data_of": "rotten_tomatoes", "class_shares": bad})
+
+
+def test_the_classes_profile_trains_the_floor_beside_the_ticket_and_full_data():
+    cfgs = {c.task: c for c in config.profile_configs("classes")}
+    assert set(cfgs) == {"rotten_tomatoes", "bbc_news", "rotten_tomatoes_pos15"}
+    imbalanced = cfgs["rotten_tomatoes_pos15"]
+    assert imbalanced.class_floor == 0.5 and imbalanced.stratified_cap and imbalanced.train_cap == 800
+    train = pair_splits(get_task(imbalanced.task, imbalanced.declared), imbalanced)["train"]
+    assert len(train) == 800 and (train.labels == 1).sum() == 120
+    steps = plan.pair_steps(imbalanced)
+    arms = {(s.method, s.subset) for s in steps if s.stage == "finetune"}
+    assert arms == {("full", "full"), ("hscore", "remove-0-6"), ("floor", "remove-0-6")}
+    assert sum(s.method == "floor" for s in steps) == len(imbalanced.phase2.seeds) == 3
+    select_step = next(s for s in steps if s.stage == "select")
+    assert select_step.settings()["class_floor"] == 0.5
+    default = next(c for c in config.profile_configs("default") if c.task == "rotten_tomatoes")
+    assert "class_floor" not in next(s for s in plan.pair_steps(default) if s.stage == "select").settings()
+    assert not any(s.method == "floor" for s in plan.pair_steps(default))
+    assert cfgs["rotten_tomatoes"].train_cap == default.train_cap and not cfgs["rotten_tomatoes"].stratified_cap
+
+
+def test_class_floor_is_checked_when_the_study_is_read():
+    default = next(c for c in config.profile_configs("default") if c.task == "rotten_tomatoes")
+    with pytest.raises(ConfigError, match="class_floor"):
+        dataclasses.replace(default, class_floor=1.5)
+
+
+def test_the_selection_holds_the_floor_subsets_as_method_floor():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 70 + [1] * 30)
+    correct = rng.random((6, 3, 100)) < 0.8
+    correct[:, 0, 70:] = False                                   # class 1: never right in epoch 1, H = 0
+    dyn = TrainingDynamics(np.arange(100), np.zeros(100, int), labels, tuple(range(6)), correct,
+                           rng.random((6, 3, 100)).astype(np.float32))
+    chosen = selection.select(dyn, baselines=(), class_floor=0.5)
+    ticket = chosen.subsets.positions("hscore", "remove-0-6", 1)
+    floor = chosen.subsets.positions("floor", "remove-0-6", 1)
+    assert not (labels[ticket] == 1).any() and (labels[floor] == 1).sum() == int(np.ceil(0.5 * 30 * len(ticket) / 100))
+    assert chosen.subsets.info["class_floor"] == 0.5
+    (line,) = chosen.class_warnings(["neg", "pos"])
+    assert line.startswith("class 'pos' (30.0% of the 100 training examples) vanishes from the winning ticket")
+    assert "floor/remove-0-6" not in selection.select(dyn, baselines=()).subsets.indices
+
+
+def _preds(method, subset, correct_by_class, seeds=(1, 2, 3), n=40):
+    """Predictions of one arm: n examples (first half class 0), each class right with the given probability."""
+    rng = np.random.default_rng(hash((method, subset)) % 2**32)
+    rows = []
+    for seed in seeds:
+        for i in range(n):
+            label = int(i >= n // 2)
+            right = rng.random() < correct_by_class[label]
+            rows.append({"split": "validation", "method": method, "subset": subset, "seed": seed, "example_id": i,
+                         "label": label, "prediction": label if right else 1 - label})
+    return pd.DataFrame(rows)
+
+
+def test_floor_effect_measures_accuracy_and_each_classs_recall_with_intervals():
+    preds = pd.concat([_preds("full", "full", (0.9, 0.8)), _preds("hscore", "remove-0-6", (1.0, 0.0)),
+                       _preds("floor", "remove-0-6", (0.9, 0.6))])
+    table = floor_effect(preds, "remove-0-6", ("neg", "pos"))
+    assert table["measure"].tolist() == ["accuracy", "recall neg", "recall pos"]
+    pos = table.set_index("measure").loc["recall pos"]
+    floor = preds[(preds["method"] == "floor") & (preds["label"] == 1)]
+    assert pos["ticket"] == 0 and pos["ticket + floor"] == pytest.approx(100 * (floor["prediction"] == 1).mean())
+    assert pos["verdict"] == "higher" and pos["95% CI low"] > 0 and pos["seeds"] == 3 and pos["examples"] == 20
+    acc = table.set_index("measure").loc["accuracy"]
+    full = preds[preds["method"] == "full"]
+    assert acc["full data"] == pytest.approx(100 * (full["prediction"] == full["label"]).mean())
+    assert floor_effect(preds[preds["method"] != "floor"], "remove-0-6", ("neg", "pos")).empty

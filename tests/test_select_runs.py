@@ -409,3 +409,17 @@ def test_the_pages_five_lines_work_as_written(tmp_path, monkeypatch):
     chosen = namespace["chosen"]
     assert ticket["idx"] == [train["idx"][i] for i in chosen.positions()] and ticket.num_rows > 0
     assert set(train.column_names) < set(ticket.column_names) and all(ticket["hscore_winning_ticket"])
+
+
+def test_the_page_lists_the_columns_and_the_api_as_they_are():
+    """*Score your own Trainer run* names every column ``to_dataset`` can add (``SCORE_COLUMNS``, derived from
+    ``scores_table``) and only those, and every attribute of the selection it names exists."""
+    from hscore.study.select_runs import Selected
+
+    nb = json.loads((paths.NOTEBOOKS / "trainer.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert set(re.findall(r"`hscore_(\w+)`", text)) == set(SCORE_COLUMNS) | {"winning_ticket"}
+    named = set(re.findall(r"`(?:chosen\.)?(\w+)", text))
+    for name in ("scores", "histogram", "table", "class_balance", "warnings", "notes", "positions", "to_dataset",
+                 "subset_datasets", "subset_dataset", "write"):
+        assert name in named and (hasattr(Selected, name) or name in Selected.__dataclass_fields__), name

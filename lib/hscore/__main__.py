@@ -42,6 +42,9 @@ from pathlib import Path
 from . import config, gpu_check, paths
 from .errors import ConfigError, HScoreError
 
+# The modules of the hscore[study] extra (pyproject.toml): a lean install lacks them
+STUDY_PACKAGES = ("papermill", "nbformat", "nbclient", "ipykernel", "IPython", "jupyter_book", "sphinx", "matplotlib",
+                  "seaborn", "submitit")
 COMMANDS = ("plan", "run", "score", "reproduce", "execute", "book", "pairs", "clean", "prune", "select", "check",
             "findings")
 
@@ -337,6 +340,12 @@ def main(argv=None) -> int:
                 print(f"book: {book.build(args.profile)}")
     except HScoreError as e:
         print(f"hscore: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:   # a lean install (no hscore[study]) asked for the notebooks, the book, Slurm
+        if (e.name or "").split(".")[0] not in STUDY_PACKAGES:
+            raise
+        print(f"hscore: error: hscore {args.command} needs the study's packages ({e.name} is not installed): "
+              "pip install -e '.[study]' in the clone, or make venv", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C while saying so changes nothing

@@ -5,7 +5,9 @@ Notebooks never train, so the page shows what ``benchmarks/trainer_engine.py`` m
 built-in loop and through the Hugging Face Trainer with hscore's recorder (``engine: trainer``), their
 speeds, the H histograms and winning tickets of both and how far they agree; and, where
 ``benchmarks/trainer_overhead.py`` has measured it for the same pair, the recorder's overhead in a
-user's own Trainer run (``benchmarks/results.jsonl``). Every sentence is computed from those records.
+user's own Trainer run (``benchmarks/results.jsonl``); and (``show_distributed``) how far one process and
+two processes differ, as ``benchmarks/distributed.py`` measured it (``benchmarks/distributed.json``). Every
+sentence is computed from those records.
 """
 
 from __future__ import annotations
@@ -155,3 +157,35 @@ def show(name: str = RECORD) -> None:
         f"{1e6 * cost['record_call_s']:.0f} µs per micro-batch, {100 * cost['record_call_share_of_step']:.2f}% of a "
         f"step, plus {1e3 * sum(cost['fixed_s'].values()):.0f} ms per run (rows, fingerprint, epoch merge, files). "
         f"Same training loss with and without: {'yes' if cost['same_loss'] else 'no'}."))
+
+
+def distributed_sentence(record: dict) -> str:
+    """What ``benchmarks/distributed.json`` says, in one sentence: two processes against one, beside two
+    sets of seeds against each other."""
+    two, seeds = record["against_one_process"]["two"], record["against_one_process"]["other seeds"]
+    return (f"On the default profile's Rotten Tomatoes pair ({record['examples']:,} examples, R = {record['runs']} "
+            f"runs x {record['epochs']} epochs, a global batch of {record['global_batch']}), the same seeds run in two "
+            f"processes instead of one agree on {100 * two['flags_agree']:.1f}% of the correct flags, change H for "
+            f"{100 * two['rows_changing_h']:.1f}% of the rows and give a winning ticket of Jaccard "
+            f"{two['ticket_jaccard']:.2f} with the one-process ticket (Spearman of H {two['spearman_h']:.2f}); other "
+            f"seeds in one process agree on {100 * seeds['flags_agree']:.1f}% of the flags, change H for "
+            f"{100 * seeds['rows_changing_h']:.1f}% of the rows, ticket Jaccard {seeds['ticket_jaccard']:.2f} "
+            f"(Spearman {seeds['spearman_h']:.2f}). Going distributed moves H "
+            f"{'less' if two['ticket_jaccard'] > seeds['ticket_jaccard'] else 'no less'} than changing the seeds "
+            "does, but it does move it: the per-rank batches and the distributed sampler's shuffle make another run "
+            "than the one-process run of the same seed.")
+
+
+def show_distributed() -> None:
+    """The sentence and the table of ``benchmarks/distributed.json``, or a line saying how to make it."""
+    path = paths.BENCHMARKS / "distributed.json"
+    if not path.is_file():
+        display(Markdown("Not measured yet: `python benchmarks/distributed.py` (about 20 minutes on a 2-core CPU)."))
+        return
+    record = json.loads(path.read_text())
+    display(Markdown(distributed_sentence(record) + f" (`benchmarks/distributed.py`, {record['date']}.)"))
+    rows = {name: {"correct flags agree (%)": 100 * r["flags_agree"], "rows whose H changes (%)":
+                   100 * r["rows_changing_h"], "Spearman of H": r["spearman_h"], "ticket size": r["ticket_size"],
+                   "ticket Jaccard": r["ticket_jaccard"]} for name, r in record["against_one_process"].items()}
+    display(pd.DataFrame(rows).T.rename(index={"two": "two processes, same seeds",
+                                              "other seeds": "one process, other seeds"}).round(2))

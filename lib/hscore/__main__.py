@@ -242,6 +242,21 @@ def _show_scores(plan) -> None:
         hist = h_histogram(scores["h"].to_numpy(), cfg.runs)
         print(f"{cfg.pair}: H histogram " + ", ".join(f"H={h}: {n}" for h, n in hist.items()))
         print(pair.subsets().table().round(1).to_string(index=False))
+    _class_warnings(plan)
+
+
+def _class_warnings(plan) -> None:
+    """One ``hscore: warning:`` line per class that a pair's H-score subsets drop or thin out (its selection
+    made; ``hscore.pruning.classes``)."""
+    from .data import get_task
+    from .study import selection
+
+    for cfg in plan.configs:
+        if not paths.subsets_files(cfg.results_dir)[0].is_file():
+            continue
+        chosen = selection.Selection(selection.load_scores(cfg), selection.load_subsets(cfg))
+        for line in chosen.class_warnings(get_task(cfg.task, cfg.declared).label_names):
+            print(f"hscore: warning: {cfg.pair}: {line}")
 
 
 def _clean(args) -> None:
@@ -329,11 +344,13 @@ def main(argv=None) -> int:
             table = profile_summary(args.profile)
             if not table.empty:
                 print(display_columns(table).to_string(index=False))
+            _class_warnings(plan)
         else:
             from .report import book
 
             if args.command == "reproduce":
                 _run(plan, args)
+                _class_warnings(plan)
             if args.command in ("reproduce", "execute"):
                 book.execute(plan)
             if args.command in ("reproduce", "book"):

@@ -57,10 +57,12 @@ def data_of(cfg) -> str:
 
 def scaling_of(cfgs) -> list:
     """Of these pairs' configurations, those that train one model on one task's data at two or more
-    training-set sizes, smallest first (the whole training set, ``train_cap: null``, last)."""
+    training-set sizes, smallest first (the whole training set, ``train_cap: null``, last); data resampled
+    to other class shares (``class_shares``) is other data."""
     groups: dict[tuple, list] = {}
     for cfg in cfgs:
-        groups.setdefault((cfg.model, data_of(cfg)), []).append(cfg)
+        shares = cfg.declared.class_shares if isinstance(cfg.declared, TaskAlias) else None
+        groups.setdefault((cfg.model, data_of(cfg), str(shares)), []).append(cfg)
     out = [c for group in groups.values() if len({c.train_cap for c in group}) >= 2 for c in group]
     return sorted(out, key=lambda c: (c.model, data_of(c), c.train_cap is None, c.train_cap or 0))
 

@@ -47,7 +47,8 @@ MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-s
 # The records the *Reproducing* page includes, copied into the book's source at build time:
 # book file <- benchmarks file (the GPU check's page; the question profiles' answers, by `make findings`)
 RECORD_PAGES = {"_gpu_check.md": "gpu/README.md", "_sensitivity.md": "findings/sensitivity.md",
-                "_transfer.md": "findings/transfer.md", "_scaling.md": "findings/scaling.md"}
+                "_transfer.md": "findings/transfer.md", "_scaling.md": "findings/scaling.md",
+                "_classes.md": "findings/classes.md"}
 LANDING_PAGE = "_landing.md"       # the answer of each profile in the book, written at build time for intro.md
 
 

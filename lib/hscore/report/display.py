@@ -194,14 +194,16 @@ README_LINES = 3   # a question profile's answer on the README: the first senten
 def question_answers(profile: str) -> list[tuple[str, list[str]]] | None:
     """A question profile's answer (``sensitivity``: how far the ticket moves; ``transfer``: whether a
     small model's ticket serves a larger one; ``scaling``: how the ticket changes with the size of the
-    data): per pair, its title and the sentences its chapter computes from the results (most important
+    data; ``classes``: whether the ticket drops a class and what the class floor does): per pair, its
+    title and the sentences its chapter computes from the results (most important
     first). None for a profile that asks no such question; an ``HScoreError`` while its runs are not done."""
-    from . import scaling, sensitivity, transfer
+    from . import classes, scaling, sensitivity, transfer
 
-    answers = sensitivity.answer(profile) + transfer.answer(profile) + scaling.answer(profile)
+    answers = sensitivity.answer(profile) + transfer.answer(profile) + scaling.answer(profile) + \
+        classes.answer(profile)
     if not answers:
         if sensitivity.sensitivity_pairs(profile) or transfer.transfer_pairs(profile) or \
-                scaling.scaling_configs(profile):
+                scaling.scaling_configs(profile) or classes.floor_configs(profile):
             raise HScoreError(f"profile {profile}: its runs are not done yet (`hscore run --profile {profile}`)")
         return None
     return answers
@@ -442,7 +444,14 @@ def show_fairness_table(table: pd.DataFrame, label_names, runs: int) -> None:
 
 def show_fairness(pairs: list[PairResults]) -> None:
     """Per pair whose predictions are classes: per-class recall, CEV and SDE of each training set
-    against full data; and the winning ticket's class balance under the paper's H and variants."""
+    against full data; and the winning ticket's class balance under the paper's H and variants; with a
+    class floor, first the profile's answer (``hscore.report.classes``), then the floor's effect per pair."""
+    from . import classes
+
+    answer = classes.answer(pairs[0].cfg.profile) if pairs else []
+    for title, lines in answer:
+        display(Markdown(f"**Does the ticket drop a class, and does a class floor help?** ({title})\n\n"
+                         + "".join(f"- {line}\n" for line in lines)))
     for pair in _pairs_with_results(pairs):
         task = get_task(pair.cfg.task, pair.cfg.declared)
         if not get_kind(task.kind).per_class:

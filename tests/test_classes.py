@@ -41,6 +41,7 @@ def test_an_imbalanced_alias_of_rotten_tomatoes_and_its_mistakes():
     assert (train.labels == 0).sum() == (whole["train"].labels == 0).sum()       # the other class whole
     assert task.load(0)["validation"].fingerprint() == whole["validation"].fingerprint()   # evaluation as it is
     assert alias.identity() == {"data_of": "rotten_tomatoes", "class_shares": {1: 0.15}}
+    assert hash(alias) == hash(parse_task("y", {"data_of": "rotten_tomatoes", "class_shares": {1: 0.15}}))
     assert parse_task("n250", {"data_of": "rotten_tomatoes"}).identity() == {"data_of": "rotten_tomatoes"}
     for bad, said in (({1: 1.5}, "a share in \\(0, 1\\)"), ({7: 0.1}, "needs a label of rotten_tomatoes")):
         with pytest.raises(ConfigError, match=said):
@@ -115,3 +116,56 @@ def test_floor_effect_measures_accuracy_and_each_classs_recall_with_intervals():
     full = preds[preds["method"] == "full"]
     assert acc["full data"] == pytest.approx(100 * (full["prediction"] == full["label"]).mean())
     assert floor_effect(preds[preds["method"] != "floor"], "remove-0-6", ("neg", "pos")).empty
+
+
+TINY_CLASSES = {
+    "description": "tests: the random tiny BERT on an imbalanced Rotten Tomatoes (20% positive), with a class floor",
+    "settings": {"max_length": 32, "eval_cap": 20, "train_cap": 40, "stratified_cap": True, "class_floor": 0.5,
+                 "baselines": [], "cheaper_ticket": None, "phase2_subsets": ["remove-0-3"],
+                 "phase1": {"seeds": [1, 2, 3], "epochs": 2, "lr": 1.0e-3, "batch_size": 8},
+                 "phase2": {"seeds": [7, 8], "epochs": 1, "lr": 1.0e-3, "batch_size": 8}},
+    "pairs": [{"model": "tiny-bert", "task": "rt_pos20"}],
+}
+
+
+@pytest.mark.slow
+def test_a_class_floor_profile_runs_end_to_end(study_file, results_dir, capsys):
+    """A tiny classes profile through ``hscore run``: the floor trained beside the ticket and full data, its
+    class balance as promised, the warnings printed, the answer computed and the fairness page executed."""
+    import json
+
+    from hscore.__main__ import main
+    from hscore.report import classes
+    from hscore.report.book import execute_notebook
+    from hscore.study.results import PairResults
+
+    def edit(d):
+        d["profiles"]["tiny-classes"] = TINY_CLASSES
+        d["tasks"]["rt_pos20"] = {"data_of": "rotten_tomatoes", "class_shares": {1: 0.2}}
+
+    study_file(edit)
+    assert main(["run", "--profile", "tiny-classes"]) == 0
+    (cfg,) = plan.build("tiny-classes").configs
+    pair = PairResults(cfg)
+    labels = pair.scores()["label"].to_numpy()
+    assert (labels == 1).sum() == 8                                   # 20% of 40, stratified
+    subsets = pair.subsets()
+    ticket, floor = subsets.positions("hscore", "remove-0-3", 0), subsets.positions("floor", "remove-0-3", 0)
+    for c in (0, 1):
+        assert (labels[floor] == c).sum() >= np.ceil(0.5 * (labels == c).sum() * len(ticket) / 40)
+    results = pair.phase2()
+    floored = results[results["method"] == "floor"]
+    assert sorted(floored["seed"].unique()) == [7, 8] and (floored["size"] == len(floor)).all()
+    assert floored["kept"].iloc[0].endswith("every class >= 0.5 of its share")
+    out = capsys.readouterr().out
+    warned = selection.Selection(pair.scores(), subsets).class_warnings(("negative", "positive"))
+    assert out.count("hscore: warning: tiny-bert/rt_pos20: class ") == len(warned)
+    ((title, lines),) = classes.answer("tiny-classes")
+    assert title == "tiny-bert on rt_pos20" and lines[0].startswith("Without a floor, the winning ticket keeps")
+    assert lines[1].startswith(f"On rt_pos20, the ticket with class_floor 0.5 ({len(floor)} examples instead of "
+                               f"{len(ticket)}")
+    nb = json.loads(execute_notebook("fairness", results_dir.parent / "fairness.ipynb",
+                                     {"profile": "tiny-classes"}).read_text())
+    errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+              if o["output_type"] == "error"]
+    assert not errors and "Does the ticket drop a class, and does a class floor help?" in json.dumps(nb)

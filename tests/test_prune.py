@@ -3,6 +3,7 @@ writing the scores, the subsets (the exact rows, every original column) and a re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -308,6 +309,33 @@ def test_a_column_named_like_a_score_is_kept_and_said(study_file, tmp_path, caps
     assert pd.api.types.is_string_dtype(scores["review"]) and "hscore_confidence" in scores.columns
     assert set(scores["confidence"]) <= set(frame["confidence"])
     assert "hscore_confidence" in (out / "report.md").read_text()
+
+
+def test_prune_with_a_class_floor_writes_the_floor_ticket_and_prints_the_warnings(study_file, tmp_path, capsys):
+    """``--class-floor 0.5``: ``winning_ticket_floor.csv`` holds the ticket and, per class, the examples added back
+    to half its share; every class warning is one ``hscore: warning:`` line and in the report."""
+    from hscore.pruning.classes import class_warnings
+
+    study_file()
+    path = _write(_reviews(seed=3), tmp_path / "floored.csv", "csv")
+    assert _prune(path, "--class-floor", "0.5") == 0
+    printed = capsys.readouterr().out
+    pair = _results("tiny", "tiny-bert", "floored", path)
+    assert pair.cfg.class_floor is None            # the study's setting is unchanged; the option applies to this run
+    pair = type(pair)(dataclasses.replace(pair.cfg, class_floor=0.5))
+    table, subsets = pair.scores(), pair.subsets()
+    out = pair.cfg.results_dir / "pruned"
+    labels = table["label"].to_numpy()
+    ticket = subsets.positions("hscore", subsets.winning_ticket.name, 7)
+    written = declared.read_table(out / "winning_ticket_floor.csv")
+    floor = subsets.positions("floor", subsets.winning_ticket.name, 7)
+    assert len(written) == len(floor) >= len(ticket) and set(ticket) <= set(floor)
+    for c in range(3):
+        assert (labels[floor] == c).sum() >= np.ceil(0.5 * (labels == c).sum() * len(ticket) / len(labels))
+    warned = class_warnings(labels, subsets.hscore_positions(), ["bad", "good", "ok"], table["h"].to_numpy(), 3)
+    assert printed.count("hscore: warning: class ") == len(warned)
+    report = (out / "report.md").read_text()
+    assert "winning_ticket_floor.csv" in report and all(w in report for w in warned)
 
 
 def test_the_report_says_which_class_the_ticket_keeps_less_of(tmp_path):

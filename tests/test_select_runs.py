@@ -75,7 +75,7 @@ def test_select_stacks_the_runs_and_computes_the_studys_selection(runs):
     for key, positions in same.subsets.indices.items():
         assert np.array_equal(chosen.subsets.indices[key], positions), key
     assert len(chosen.positions(method="random")) == len(chosen.positions())
-    assert chosen.notes == []
+    assert chosen.notes == chosen.warnings   # the class warnings only (test_a_class_the_ticket_drops_...)
 
 
 def test_to_dataset_keeps_every_column_and_round_trips_through_save_to_disk(runs, tmp_path):
@@ -294,8 +294,8 @@ def test_runs_on_other_rows_are_refused_unless_asked(runs, tmp_path, capsys):
     assert main(["select", str(folders[0]), str(texts), "--out", str(tmp_path / "o")]) == 2
     assert "--allow-other-data" in capsys.readouterr().err
     chosen = select([folders[0], texts], allow_other_data=True)
-    assert len(chosen.notes) == 1 and "10 of 40 training rows differ" in chosen.notes[0] and "stacked as asked" in \
-        chosen.notes[0]
+    assert len(chosen.notes) == 1 + len(chosen.warnings) and "10 of 40 training rows differ" in chosen.notes[0]
+    assert "stacked as asked" in chosen.notes[0]
     assert main(["select", str(folders[0]), str(texts), "--allow-other-data", "--out", str(tmp_path / "o")]) == 0
 
 
@@ -350,6 +350,7 @@ def test_a_class_the_ticket_drops_is_warned_and_the_floor_keeps_it(runs, tmp_pat
     ticket = chosen.positions()
     dropped = [c for c in range(3) if not (labels[ticket] == c).any()]
     assert dropped and len(chosen.warnings) == len(dropped) == len(caught)
+    assert chosen.notes == chosen.warnings == [str(w.message) for w in caught]
     for c, line in zip(dropped, chosen.warnings):
         assert line.startswith(f"class {'abc'[c]!r} ({100 * (labels == c).mean():.1f}% of the 40 training examples) "
                                f"vanishes from the winning ticket (0 of its {(labels == c).sum()} examples kept")

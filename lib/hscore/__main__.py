@@ -93,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     chosen.add_argument("--score-unit", choices=("feature", "example"), default="feature",
                         help="select: H per recorded row (QA window, option row) or per example (default: %(default)s)")
     chosen.add_argument("--class-floor", type=float, metavar="FRACTION",
-                        help="select: also every subset with each class restored to at least this fraction of its "
-                             "share (0.5: half); the subsets written then include it (method floor)")
+                        help="select, prune: also the subsets (prune: the winning ticket) with each class restored to "
+                             "at least this fraction of its share (0.5: half), as method floor")
     chosen.add_argument("--label-names", nargs="+", metavar="NAME", help="select: the class names, for the warnings")
     chosen.add_argument("--allow-other-data", action="store_true",
                         help="select: stack runs recorded on other training rows (refused by default)")
@@ -181,6 +181,8 @@ def _prune(args) -> None:
     cfg = config.pair_config(args.profile, args.model, name, listed=False, tasks=tasks)
     if args.train_cap is not None:
         cfg = dataclasses.replace(cfg, train_cap=args.train_cap)
+    if args.class_floor is not None:
+        cfg = dataclasses.replace(cfg, class_floor=args.class_floor)
     out, notes, warned = prune(cfg, args.out, evaluate=args.evaluate, jobs=jobs, executor=args.executor)
     for note in notes:
         print(f"hscore: note: {note}")
@@ -201,7 +203,8 @@ def _select(args) -> None:
     out = Path(args.out) if args.out else Path(args.runs[0]).resolve().parent / "select"
     chosen.write(out)
     for note in chosen.notes:
-        print(f"hscore: note: {note}")
+        if note not in chosen.warnings:
+            print(f"hscore: note: {note}")
     for line in chosen.warnings:
         print(f"hscore: warning: {line}")
     hist = h_histogram(chosen.scores["h"].to_numpy(), chosen.dynamics.runs)

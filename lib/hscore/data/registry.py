@@ -97,6 +97,9 @@ class TaskAlias(BaseModel):
     def identity(self) -> dict:
         return {"data_of": self.data_of, **({"class_shares": self.class_shares} if self.class_shares else {})}
 
+    def __hash__(self) -> int:   # a dict field: hashed by its items (configurations are hashed and cached)
+        return hash((self.data_of, tuple(sorted((self.class_shares or {}).items()))))
+
 
 def parse_task(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec | TaskAlias:
     """A ``tasks:`` entry of ``study.yaml``: ``{data_of: <built-in task>}`` (``TaskAlias``), else a task

@@ -157,6 +157,12 @@ def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list
         name = "winning_ticket" if spec.is_winning_ticket else spec.name
         write_table(original.iloc[rows], out / f"{name}{ext}", fmt)
         files.append((name + ext, spec.label, len(rows)))
+    if cfg.class_floor is not None:   # the ticket with every class restored to a fraction of its share
+        ticket = subsets.winning_ticket
+        rows = subsets.positions("floor", ticket.name, cfg.phase2.seeds[0])
+        write_table(original.iloc[rows], out / f"winning_ticket_floor{ext}", fmt)
+        files.append((f"winning_ticket_floor{ext}", f"{ticket.label}, every class >= {cfg.class_floor:g} of its share",
+                      len(rows)))
     names = list(task.label_names)
     labels = scores["label"].to_numpy()
     balance = class_balance(labels, subsets.hscore_positions(), names)

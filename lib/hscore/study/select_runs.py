@@ -226,6 +226,7 @@ class Selected:
     settings: dict                     # the selection's arguments
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)   # one line per class the H-score subsets drop or thin out
+                                                         # (also among the notes)
 
     @property
     def scores(self) -> pd.DataFrame:
@@ -461,4 +462,4 @@ def select(run_dirs, *, baselines=("random", "ambiguous"), phase2_seeds=(6666,),
         told = [f"{line} (kept: class_floor = {class_floor:g} adds its examples back)" for line in told]
     for line in told:
         warnings.warn(line, UserWarning, stacklevel=2)
-    return Selected(runs, dynamics, chosen, settings, notes, told)
+    return Selected(runs, dynamics, chosen, settings, notes + told, told)

@@ -10,8 +10,8 @@ length 64, lr 1e-4, 3 epochs, a global batch of 8), run once per seed three ways
 
 Measured, against ``one``: the share of (run, epoch, row) correct flags that agree, the H histograms and
 how many rows change H, the Spearman correlation of H and the Jaccard index of the winning tickets
-(``equivalence.compare``). ``two`` against ``one`` is the cost of going distributed (per-rank batches,
-gradients averaged in another order, the distributed sampler's own shuffle); ``other seeds`` against
+(``equivalence.compare``). ``two`` against ``one`` is the cost of going distributed (the same rows in the
+same order, but dropout masks drawn per process and gradients summed in another order); ``other seeds`` against
 ``one`` is the seed-to-seed difference the H-score averages over. Writes ``benchmarks/distributed.json``
 (the figures the Trainer page quotes) and appends it to ``benchmarks/results.jsonl``. About 20 minutes on
 a 2-core CPU with R = 3::

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -331,6 +332,24 @@ def test_half_precision_keeps_fp32_records(tmp_path, precision):
 
 
 # --- several processes -----------------------------------------------------------------------------------------
+
+def test_the_pages_cpu_command_really_starts_two_processes(tmp_path):
+    """The command *Score your own Trainer run* gives for two processes on a CPU, run as written (the script
+    swapped for ours): two processes with gloo, every row recorded once per epoch."""
+    nb = json.loads((HERE.parent / "notebooks" / "trainer.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    (command,) = re.findall(r"On a CPU, `(torchrun [^`]*)`", text)
+    assert command.endswith(" train.py")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent / "lib"), os.environ.get("PYTHONPATH", "")])}
+    argv = [str(Path(sys.executable).parent / "torchrun"), *command.split()[1:-1], str(HERE / "trainer_ddp.py"),
+            str(tmp_path), "--rows", "40"]
+    subprocess.run(argv, check=True, env=env, cwd=HERE, capture_output=True, timeout=300)
+    assert json.loads((tmp_path / "n40" / "world.json").read_text()) == {"world_size": 2, "backend": "gloo"}
+    run, orders, step = load(tmp_path / "n40")
+    assert step["world_size"] == 2 and [s["records"] for s in step["recording"]] == [40, 40]
+    assert all(sorted(o) == list(range(40)) for o in orders)
+
 
 def test_two_processes_match_one_process(tmp_path):
     """A real 2-process run (torchrun through ``accelerate launch``, gloo) against one process with the same

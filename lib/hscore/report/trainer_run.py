@@ -172,8 +172,9 @@ def distributed_sentence(record: dict) -> str:
             f"{100 * seeds['rows_changing_h']:.1f}% of the rows, ticket Jaccard {seeds['ticket_jaccard']:.2f} "
             f"(Spearman {seeds['spearman_h']:.2f}). Going distributed moves H "
             f"{'less' if two['ticket_jaccard'] > seeds['ticket_jaccard'] else 'no less'} than changing the seeds "
-            "does, but it does move it: the per-rank batches and the distributed sampler's shuffle make another run "
-            "than the one-process run of the same seed.")
+            "does, but it does move it: the rows come in the same order, but each process draws its own dropout masks "
+            "and sums its gradients in another order, so the two-process run of a seed is another random run (without "
+            "dropout the two agree but for rounding: tests/test_recorder.py).")
 
 
 def show_distributed() -> None:

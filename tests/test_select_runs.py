@@ -424,3 +424,16 @@ def test_the_page_lists_the_columns_and_the_api_as_they_are():
     for name in ("scores", "histogram", "table", "class_balance", "warnings", "notes", "positions", "to_dataset",
                  "subset_datasets", "subset_dataset", "write"):
         assert name in named and (hasattr(Selected, name) or name in Selected.__dataclass_fields__), name
+
+
+def test_row_hashes_read_in_chunks_are_the_whole_columns_hashes():
+    from hscore.files import dataset_row_hashes, row_hashes
+
+    data = tf.classification_data(40)
+    columns = ["sentence1", "label", "input_ids"]
+    whole = row_hashes(data.select_columns(columns).with_format(None)[:])
+    chunked = dataset_row_hashes(data.shuffle(seed=5).flatten_indices().sort("idx"), columns, chunk=7)
+    assert all(np.array_equal(whole[c], chunked[c]) for c in columns)
+    assert len(np.unique(whole["sentence1"])) == 40 and whole["label"].dtype == np.uint64
+    assert row_hashes({"x": [[1, 2], np.array([1, 2]), "1", 1]})["x"].tolist()[:2] == [row_hashes({"x": [[1, 2]]})[
+        "x"][0]] * 2                                            # a list and an array of the same values hash alike

@@ -127,6 +127,15 @@ def row_hashes(columns: dict[str, list]) -> dict[str, np.ndarray]:
             for name, values in columns.items()}
 
 
+def dataset_row_hashes(dataset, names: list[str], chunk: int = 10_000) -> dict[str, np.ndarray]:
+    """``row_hashes`` of the columns ``names`` of a ``datasets.Dataset``, read ``chunk`` rows at a time (memory
+    bounded by a chunk, not the dataset: a tokenized set of 400k rows is gigabytes as Python lists)."""
+    view = dataset.select_columns(names).with_format(None)
+    parts = [row_hashes(view[start:start + chunk]) for start in range(0, len(dataset), chunk)]
+    return {name: np.concatenate([p[name] for p in parts]) if parts else np.zeros(0, dtype=np.uint64)
+            for name in names}
+
+
 def array_fingerprint(*arrays: np.ndarray) -> str:
     """A short hash of array contents (e.g. the positions a run trained on)."""
     h = hashlib.sha256()

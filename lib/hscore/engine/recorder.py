@@ -96,7 +96,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from ..dynamics import RunDynamics
 from ..errors import HScoreError
-from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, row_hashes
+from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, dataset_row_hashes, row_hashes
 from ..paths import KEYS_FILE, ROW_HASHES_FILE, RUN_FILE
 from ..records import finish_step
 from .device import describe_device, versions
@@ -287,7 +287,9 @@ class Rows:
             label = target.copy()
         rows = cls(example_id, feature, label, target, keys, id_column)
         rows.fingerprint = rows.dataset_fingerprint(dataset) if fingerprint else None
-        rows.hashes = row_hashes(_read_columns(dataset, available)) if fingerprint else None
+        if fingerprint:   # per column, a hash of every row: what select compares runs and datasets by
+            rows.hashes = (dataset_row_hashes(dataset, available) if _is_hf_dataset(dataset)
+                           else row_hashes(_read_columns(dataset, available)))
         return rows
 
     def dataset_fingerprint(self, dataset) -> str:

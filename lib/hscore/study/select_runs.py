@@ -50,7 +50,7 @@ import pandas as pd
 from .. import paths
 from ..dynamics import RunDynamics, TrainingDynamics
 from ..errors import ConfigError, HScoreError
-from ..files import atomic_write_json, plain, row_hashes
+from ..files import atomic_write_json, dataset_row_hashes, plain
 from ..pruning.baselines import BASELINES, get_baseline
 from ..pruning.classes import class_balance
 from ..pruning.scores import SCORE_COLUMNS, h_histogram
@@ -336,7 +336,7 @@ class Selected:
         hashes = self.runs[0].hashes
         shared = [c for c in columns if hashes is not None and c in hashes]
         if shared:
-            given = row_hashes(dataset.select_columns(shared).with_format(None)[:])
+            given = dataset_row_hashes(dataset, shared)
             differ, _ = rows_differ(given, hashes, None, unit)
             if differ.any():
                 i = int(np.flatnonzero(differ)[0])

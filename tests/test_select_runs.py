@@ -358,9 +358,8 @@ def test_a_class_the_ticket_drops_is_warned_and_the_floor_keeps_it(runs, tmp_pat
     kept = floored.positions()                                 # the floor's ticket by default
     assert np.array_equal(floored.positions(method="hscore"), ticket) and set(ticket) <= set(kept)
     correctness = floored.scores["correctness"].to_numpy()
-    for c in range(3):
-        want = int(np.ceil(0.5 * (labels == c).sum() * len(ticket) / len(labels)))
-        assert (labels[kept] == c).sum() >= want
+    for c in range(3):                                         # at least half its share of the ticket returned
+        assert (labels[kept] == c).mean() >= 0.5 * (labels == c).mean() - 1e-9
         added = np.setdiff1d(kept, ticket)[labels[np.setdiff1d(kept, ticket)] == c]
         left = np.setdiff1d(np.flatnonzero(labels == c), kept)
         if len(added) and len(left):                           # the class's best-learned examples came back first

@@ -142,10 +142,19 @@ def test_the_class_floor_adds_back_each_classs_best_learned_examples():
     labels = np.array([0] * 8 + [1] * 4)                  # 12 examples; the subset holds six of class 0
     subset = np.arange(6)
     correctness = np.array([0.5] * 8 + [0.1, 0.9, 0.4, 0.9])
-    kept = class_floor(subset, labels, correctness, 0.5)  # class 1: ceil(0.5 * 4 * 6 / 12) = 1 example
-    assert kept.tolist() == [0, 1, 2, 3, 4, 5, 9]         # the most often right; a tie keeps training order
-    kept = class_floor(subset, labels, correctness, 1.0)  # its full share: 2 examples
-    assert kept.tolist() == [0, 1, 2, 3, 4, 5, 9, 11]
+    kept = class_floor(subset, labels, correctness, 0.5)  # class 1: at least 1/6 of the subset as returned: 2 of 8
+    assert kept.tolist() == [0, 1, 2, 3, 4, 5, 9, 11]     # the most often right; a tie keeps training order
+    kept = class_floor(subset, labels, correctness, 1.0)  # its full share, a third: 3 of 9
+    assert kept.tolist() == [0, 1, 2, 3, 4, 5, 9, 10, 11]
+    rng = np.random.default_rng(1)                        # any subset: every class at its floor of the result
+    for _ in range(50):
+        many = rng.integers(0, 4, 200)
+        some = np.flatnonzero(rng.random(200) < rng.random() * (1 + 3 * (many == 0)))
+        for floor in (0.3, 0.5, 1.0):
+            out = class_floor(some, many, rng.random(200), floor)
+            assert set(some) <= set(out) and len(out) >= len(some)
+            shares = np.bincount(many[out], minlength=4) / len(out) / (np.bincount(many, minlength=4) / 200)
+            assert shares.min() >= floor - 1e-9 or len(some) == 0
     assert class_floor(np.arange(12), labels, correctness, 1.0).tolist() == list(range(12))   # nothing to add
     with pytest.raises(ValueError, match="class_floor = 0"):
         class_floor(subset, labels, correctness, 0)

@@ -11,9 +11,9 @@ labels and the subsets' positions (no torch, no study):
   winning ticket (or, if not there, in the first smaller subset where it does), or vanishes; what its
   examples' H values were; what keeps it (``class_floor``);
 - ``class_floor``: the remedy, off by default so the paper's rule stays the paper's: each class
-  restored to at least ``floor`` x its share of the full set, by adding back that class's pruned
-  examples ranked by how often the scoring runs got them right (``correctness``, highest first; ties
-  in training-set order).
+  restored to at least ``floor`` x its share of the full set (of the subset as returned), by adding
+  back that class's pruned examples ranked by how often the scoring runs got them right
+  (``correctness``, highest first; ties in training-set order).
 """
 
 from __future__ import annotations
@@ -85,23 +85,26 @@ def class_warnings(labels: np.ndarray, subsets: dict[str, np.ndarray], names=Non
 
 
 def class_floor(positions: np.ndarray, labels: np.ndarray, correctness: np.ndarray, floor: float) -> np.ndarray:
-    """``positions`` (a subset) with each class restored to at least ``ceil(floor x n_c x |subset| / N)``
-    examples (``n_c`` of the class among the ``N``: ``floor`` x its full-set share of the subset's size),
-    adding back the class's examples outside the subset in order of ``correctness`` (highest first: the
-    examples the scoring runs got right most often; ties in training-set order). Sorted positions."""
+    """``positions`` (a subset) with each class restored to at least ``floor`` x its share of the full set
+    of the subset *as returned* (``n_c / N`` for the ``n_c`` of the class among the ``N``; the subset grows as
+    examples come back, so the need is counted again until every class meets it), adding back the class's
+    examples outside the subset in order of ``correctness`` (highest first: the examples the scoring runs
+    got right most often; ties in training-set order). Sorted positions; a class already at its floor gets
+    nothing, so ``floor`` = 1 keeps every class at least in proportion."""
     if not 0 < floor <= 1:
         raise ValueError(f"class_floor = {floor!r}: a fraction of each class's share in (0, 1]")
     labels = np.asarray(labels)
-    positions = np.asarray(positions, dtype=np.int64)
+    classes, counts = np.unique(labels, return_counts=True)
     inside = np.zeros(len(labels), dtype=bool)
-    inside[positions] = True
-    added = []
-    for c in np.unique(labels):
-        mine = labels == c
-        need = math.ceil(floor * mine.sum() * len(positions) / len(labels)) - int((inside & mine).sum())
-        if need <= 0:
-            continue
-        outside = np.flatnonzero(mine & ~inside)
-        ranked = outside[np.argsort(-np.asarray(correctness)[outside], kind="stable")]
-        added.append(ranked[:need])
-    return np.sort(np.concatenate([positions, *added])) if added else positions
+    inside[np.asarray(positions, dtype=np.int64)] = True
+    order = np.argsort(-np.asarray(correctness, dtype=np.float64), kind="stable")   # most often right first
+    waiting = {c: [i for i in order if labels[i] == c and not inside[i]] for c in classes}
+    while True:   # each round adds what every class lacks at the current size; the size grows, so count again
+        size = int(inside.sum())
+        short = {c: math.ceil(floor * n * size / len(labels) - 1e-9) - int(inside[labels == c].sum())
+                 for c, n in zip(classes, counts)}
+        if all(need <= 0 for need in short.values()):
+            return np.flatnonzero(inside)
+        for c, need in short.items():
+            inside[waiting[c][:max(need, 0)]] = True
+            waiting[c] = waiting[c][max(need, 0):]

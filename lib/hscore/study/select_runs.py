@@ -249,10 +249,7 @@ class Selected:
     def table(self) -> pd.DataFrame:
         """The H-score subsets: kept and removed H values, size, share of the full set (and, with
         ``class_floor``, the size with the floor)."""
-        table = self.subsets.table()
-        if self.settings.get("class_floor") is not None:
-            table["with class floor"] = [len(self.positions(s.name, "floor")) for s in self.subsets.specs]
-        return table
+        return self.subsets.table()
 
     def class_balance(self, names=None) -> pd.DataFrame:
         """Each class's examples and share in the full set and in every H-score subset (and, with

@@ -92,9 +92,14 @@ class Subsets:
         return {s.name: self.indices[paths.subset_key("hscore", s.name)] for s in self.specs}
 
     def table(self) -> pd.DataFrame:
+        """One row per H-score subset: kept and removed H, size, % of the full set, whether it is the
+        winning ticket, and (with a class floor) its size with the floor."""
+        floor = paths.subset_key("floor", self.specs[0].name) in self.indices
         return pd.DataFrame([{"subset": s.name, "kept H": s.label, "removed H": ",".join(map(str, s.removed)),
                               "size": self.size(s), "% of full": 100 * self.size(s) / self.n_full,
-                              "winning ticket": s.is_winning_ticket} for s in self.specs])
+                              "winning ticket": s.is_winning_ticket,
+                              **({"with class floor": len(self.indices[paths.subset_key("floor", s.name)])}
+                                 if floor else {})} for s in self.specs])
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ with 95% paired-bootstrap intervals (``hscore.analysis.fairness.floor_effect``).
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import config
 from ..analysis.fairness import floor_effect
 from ..data import get_task
@@ -26,32 +28,43 @@ def _interval(row) -> str:
 
 
 def pair_facts(cfg) -> dict | None:
-    """What one pair's results say about its classes and the floor; None until its floor runs are done."""
+    """What one pair's results say about its classes and the floor; None until its floor runs are done.
+    ``minority``: the class with the smallest share of the training set (whose recall the answer reports);
+    ``least``: the class the ticket keeps least of against its share (``relative``: that ratio)."""
     pair = PairResults(cfg)
     preds = pair.predictions()
-    task = get_task(cfg.task, cfg.declared)
-    subsets = pair.subsets() if not preds.empty else None
-    if subsets is None:
+    if preds.empty:
         return None
+    task = get_task(cfg.task, cfg.declared)
+    subsets = pair.subsets()
     ticket = subsets.winning_ticket.name
     effect = floor_effect(preds, ticket, task.label_names)
     if effect.empty:
         return None
     labels = pair.scores()["label"].to_numpy()
-    balance = class_balance(labels, {"ticket": subsets.positions("hscore", ticket, 0),
-                                     "floor": subsets.positions("floor", ticket, 0)}, task.label_names)
+    positions = {"ticket": subsets.positions("hscore", ticket, 0), "floor": subsets.positions("floor", ticket, 0)}
+    balance = class_balance(labels, positions, task.label_names)
     full, kept, floored = balance.iloc[0], balance.iloc[1], balance.iloc[2]
-    present = [n for n, c in zip(task.label_names, range(len(task.label_names))) if (labels == c).any()]
-    relative = {n: (kept[f"{n} %"] / full[f"{n} %"]) for n in present}
+    present = [n for c, n in enumerate(task.label_names) if (labels == c).any()]
+    relative = {n: kept[f"{n} %"] / full[f"{n} %"] for n in present}
     least = min(relative, key=relative.get)
+    minority = min(present, key=lambda n: full[f"{n} %"])
     split = effect["split"].iloc[0]
     rows = effect[effect["split"] == split].set_index("measure")
     return {"cfg": cfg, "task": cfg.task, "n": int(full["size"]), "ticket": int(kept["size"]),
-            "floor": int(floored["size"]), "least": least, "share": float(full[f"{least} %"]),
-            "in_ticket": float(kept[f"{least} %"]), "kept": int(kept[least]), "of": int(full[least]),
-            "in_floor": float(floored[f"{least} %"]), "relative": float(relative[least]), "split": split,
-            "accuracy": rows.loc["accuracy"], "recall": rows.loc[f"recall {least}"],
+            "floor": int(floored["size"]), "same": bool(np.array_equal(positions["ticket"], positions["floor"])),
+            "least": least, "relative": float(relative[least]), "least_share": float(full[f"{least} %"]),
+            "least_in_ticket": float(kept[f"{least} %"]), "least_kept": int(kept[least]),
+            "least_of": int(full[least]), "minority": minority, "share": float(full[f"{minority} %"]),
+            "in_ticket": float(kept[f"{minority} %"]), "in_floor": float(floored[f"{minority} %"]), "split": split,
+            "accuracy": rows.loc["accuracy"], "recall": rows.loc[f"recall {minority}"],
             "seeds": int(rows["seeds"].iloc[0]), "examples": int(rows.loc["accuracy", "examples"])}
+
+
+def _scores(f: dict) -> str:
+    acc, recall = f["accuracy"], f["recall"]
+    return (f"accuracy {acc['ticket']:.1f} against {acc['full data']:.1f} for full data, recall of {f['minority']!r} "
+            f"{recall['ticket']:.1f} against {recall['full data']:.1f}")
 
 
 def answer(profile: str) -> list[tuple[str, list[str]]]:
@@ -61,35 +74,39 @@ def answer(profile: str) -> list[tuple[str, list[str]]]:
     facts = [pair_facts(c) for c in cfgs]
     if not cfgs or any(f is None for f in facts):
         return []
-    worst = min(facts, key=lambda f: f["relative"])
-    floor = worst["cfg"].class_floor
-    sentences = []
-    thinned = [f for f in facts if f["relative"] < 0.5]
-    where = "; ".join(f"on {f['task']} class {f['least']!r} ({f['share']:.0f}% of the training set) "
-                      + ("vanishes from it" if f["kept"] == 0 else f"falls to {f['in_ticket']:.0f}% of it "
-                                                                      f"({f['kept']} of its {f['of']} kept)")
-                      for f in thinned)
-    sentences.append(f"Without a floor, the winning ticket keeps every class at half its share or more on "
-                     f"{', '.join(f['task'] for f in facts if f['relative'] >= 0.5) or 'no pair'}"
-                     + (f"; {where}." if thinned else "."))
-    sentences.append(
-        f"On {worst['task']}, the ticket with class_floor {floor:g} ({worst['floor']} examples instead of "
-        f"{worst['ticket']}; class {worst['least']!r} {worst['in_floor']:.0f}% of it) changes the recall of "
-        f"{worst['least']!r} by {_interval(worst['recall'])}, {worst['recall']['verdict']}, and accuracy by "
-        f"{_interval(worst['accuracy'])}, {worst['accuracy']['verdict']} ({worst['split']}, {worst['seeds']} seeds x "
-        f"{worst['examples']} examples, paired bootstrap).")
-    sentences.append("The floor against the ticket, accuracy, on every pair: "
-                     + "; ".join(f"{f['task']} {_interval(f['accuracy'])}, {f['accuracy']['verdict']}" for f in facts)
-                     + ".")
+    floor = cfgs[0].class_floor
+    thinned = [f for f in facts if f["relative"] < floor]
+    kept = [f for f in facts if f["relative"] >= floor]
+    parts = [f"the winning ticket keeps every class at {min(f['relative'] for f in kept):.0%} of its share or more on "
+             + ", ".join(f["task"] for f in kept)] if kept else []
+    parts += [f"on {f['task']} class {f['least']!r} ({f['least_share']:.0f}% of the training set) "
+              + ("vanishes from the winning ticket" if f["least_kept"] == 0 else
+                 f"falls to {f['least_in_ticket']:.0f}% of the winning ticket ({f['least_kept']} of its "
+                 f"{f['least_of']} kept)") for f in thinned]
+    first = "Without a floor, " + "; ".join(parts)
+    sentences = [first + "."]
+    acted = [f for f in facts if not f["same"]]
+    if acted:
+        sentences += [
+            f"On {f['task']}, the ticket with class_floor {floor:g} ({f['floor']} examples instead of {f['ticket']}; "
+            f"{f['minority']!r} {f['in_floor']:.0f}% of it, {f['in_ticket']:.0f}% of the ticket) changes the recall of "
+            f"{f['minority']!r} by {_interval(f['recall'])}, {f['recall']['verdict']}, and accuracy by "
+            f"{_interval(f['accuracy'])}, {f['accuracy']['verdict']} ({f['split']}, {f['seeds']} seeds x "
+            f"{f['examples']} examples, paired bootstrap)." for f in acted]
+    idle = [f["task"] for f in facts if f["same"]]
+    if idle:
+        sentences.append(f"On {', '.join(idle)} the floor {floor:g} adds nothing (no class below {floor:.0%} of its "
+                         "share), so there its runs are the ticket's.")
     for f in facts:
-        recall, acc = f["recall"], f["accuracy"]
-        sentences.append(
-            f"{f['task']}: {f['n']} training examples, the ticket {f['ticket']} ({100 * f['ticket'] / f['n']:.0f}%), "
-            f"with the floor {f['floor']}; class {f['least']!r}, the one it keeps least of, is {f['share']:.0f}% of "
-            f"the training set and {f['in_ticket']:.0f}% of the ticket; its recall: full data "
-            f"{recall['full data']:.1f}, ticket {recall['ticket']:.1f}, ticket + floor "
-            f"{recall['ticket + floor']:.1f}; accuracy: full data "
-            f"{acc['full data']:.1f}, ticket {acc['ticket']:.1f}, ticket + floor {acc['ticket + floor']:.1f}.")
+        if f["recall"]["ticket"] < 1 <= f["recall"]["full data"]:
+            sentences.append(
+                f"On {f['task']} ({f['share']:.0f}% {f['minority']!r}) the ticket holds {f['ticket']} of {f['n']} "
+                f"examples ({100 * f['ticket'] / f['n']:.0f}%) and its models never predict {f['minority']!r}: "
+                f"{_scores(f)}; the ticket fails there without dropping the class, which a class floor does not touch.")
+    for f in facts:
+        sentences.append(f"{f['task']}: {f['n']} training examples, the ticket {f['ticket']} "
+                         f"({100 * f['ticket'] / f['n']:.0f}%), with the floor {f['floor']}; {f['minority']!r} is "
+                         f"{f['share']:.0f}% of the training set and {f['in_ticket']:.0f}% of the ticket; "
+                         f"{_scores(f)} ({f['split']}).")
     title = f"{facts[0]['cfg'].model} on {', '.join(f['task'] for f in facts)}"
     return [(title, sentences)]
-

@@ -93,16 +93,23 @@ def answer(profile: str) -> list[tuple[str, list[str]]]:
             f"{f['minority']!r} by {_interval(f['recall'])}, {f['recall']['verdict']}, and accuracy by "
             f"{_interval(f['accuracy'])}, {f['accuracy']['verdict']} ({f['split']}, {f['seeds']} seeds x "
             f"{f['examples']} examples, paired bootstrap)." for f in acted]
-    idle = [f["task"] for f in facts if f["same"]]
-    if idle:
-        sentences.append(f"On {', '.join(idle)} the floor {floor:g} adds nothing (no class below {floor:.0%} of its "
-                         "share), so there its runs are the ticket's.")
     for f in facts:
         if f["recall"]["ticket"] < 1 <= f["recall"]["full data"]:
             sentences.append(
                 f"On {f['task']} ({f['share']:.0f}% {f['minority']!r}) the ticket holds {f['ticket']} of {f['n']} "
                 f"examples ({100 * f['ticket'] / f['n']:.0f}%) and its models never predict {f['minority']!r}: "
                 f"{_scores(f)}; the ticket fails there without dropping the class, which a class floor does not touch.")
+    for f in facts:
+        if f["recall"]["full data"] < 1:
+            sentences.append(
+                f"On {f['task']} ({f['share']:.0f}% {f['minority']!r}) not even full data's models predict "
+                f"{f['minority']!r} (recall {f['recall']['full data']:.1f}; the ticket {f['ticket']} of {f['n']} "
+                f"examples, {100 * f['ticket'] / f['n']:.0f}%): at this size and share no training set here learns "
+                "the class, and no subset of it can.")
+    idle = [f["task"] for f in facts if f["same"]]
+    if idle:
+        sentences.append(f"On {', '.join(idle)} the floor {floor:g} adds nothing (no class below {floor:.0%} of its "
+                         "share), so there its runs are the ticket's.")
     for f in facts:
         sentences.append(f"{f['task']}: {f['n']} training examples, the ticket {f['ticket']} "
                          f"({100 * f['ticket'] / f['n']:.0f}%), with the floor {f['floor']}; {f['minority']!r} is "

@@ -123,11 +123,22 @@ def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None, cfg: Pair
     display(Markdown("Label balance of the full set and of every H-score subset (the baselines are chosen "
                      "without looking at labels); `least kept (relative)`: the smallest share of a class in the subset "
                      "over its share of the full set (1: every class kept in proportion; 0: one vanished):"))
-    display(class_balance(labels, positions, names).set_index("subset").round(2))
+    display(balance_table(class_balance(labels, positions, names)))
     warnings = class_warnings(labels, subsets.hscore_positions(), names, scores["h"].to_numpy(),
                               subsets.winning_ticket.runs)
     if warnings:
         display(Markdown(f"**A class falls below {UNDER_SHARE:.0%} of its share:** " + "; ".join(warnings) + "."))
+
+
+def balance_table(balance: pd.DataFrame) -> pd.DataFrame:
+    """``class_balance`` as a page shows it, one column per class (``count (share%)``), narrow enough for
+    five classes in the article's width."""
+    classes = [c for c in balance.columns if f"{c} %" in balance.columns]
+    shown = pd.DataFrame({"size": balance["size"].to_numpy()}, index=pd.Index(balance["subset"], name="subset"))
+    for c in classes:
+        shown[c] = [f"{n} ({p:.0f}%)" for n, p in zip(balance[c], balance[f"{c} %"])]
+    shown["least kept"] = balance["least kept (relative)"].round(2).to_numpy()
+    return shown
 
 
 def show_tradeoff(table: pd.DataFrame) -> None:
@@ -482,7 +493,7 @@ def show_class_floor(pair: PairResults, label_names) -> None:
     display(Markdown(f"**The class floor** (`class_floor: {cfg.class_floor:g}`: every class restored to at least "
                      f"{cfg.class_floor:.0%} of its share of the training set, by adding back its pruned examples the "
                      "scoring runs got right most often; `hscore.pruning.classes`). Its class balance:"))
-    display(class_balance(labels, positions, label_names).set_index("subset").round(2))
+    display(balance_table(class_balance(labels, positions, label_names)))
     table = floor_effect(pair.predictions(), ticket, label_names)
     if table.empty:
         display(Markdown("The ticket with the floor has no phase-2 runs yet (`hscore run` trains them)."))

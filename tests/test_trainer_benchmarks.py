@@ -114,3 +114,19 @@ def test_the_notebook_executes_on_the_committed_records(tmp_path):
     assert any("<figcaption>H histogram of the same scoring" in "".join(o.get("data", {}).get("text/html", ""))
                for o in outputs)
     assert any("Agreement" in "".join(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    record = json.loads((paths.BENCHMARKS / "distributed.json").read_text())   # one process or two, as measured
+    assert any(trainer_run.distributed_sentence(record) in "".join(o.get("data", {}).get("text/markdown", ""))
+               for o in outputs)
+
+
+def test_one_process_or_two_is_said_from_the_record():
+    """The sentence of ``benchmarks/distributed.json``: its figures, and which difference is the larger."""
+    row = lambda agree, moved, rho, jac: {"flags_agree": agree, "rows_changing_h": moved, "spearman_h": rho,
+                                           "ticket_jaccard": jac, "ticket_size": 400}
+    record = {"examples": 800, "runs": 3, "epochs": 3, "global_batch": 8,
+              "against_one_process": {"two": row(0.93, 0.2, 0.8, 0.7), "other seeds": row(0.88, 0.4, 0.6, 0.5)}}
+    text = trainer_run.distributed_sentence(record)
+    assert "agree on 93.0% of the correct flags, change H for 20.0% of the rows and give a winning ticket of " \
+           "Jaccard 0.70" in text and "ticket Jaccard 0.50" in text and "moves H less than changing the seeds" in text
+    record["against_one_process"]["two"]["ticket_jaccard"] = 0.4
+    assert "moves H no less than changing the seeds" in trainer_run.distributed_sentence(record)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..pruning.scores import h_score
-from .stats import compare
+from .stats import compare, example_points
 
 
 def class_rates(frame: pd.DataFrame, classes) -> pd.DataFrame:
@@ -128,7 +128,7 @@ def floor_effect(preds: pd.DataFrame, ticket: str, label_names: tuple[str, ...])
             if len(pick["ticket"]) == 0 or len(pick["ticket + floor"]) == 0:
                 continue
             diff = compare(pick["ticket + floor"], pick["ticket"], "accuracy")
-            full = compare(pick["full data"], pick["ticket"], "accuracy").a if len(pick["full data"]) else np.nan
+            full = example_points(pick["full data"], "accuracy").mean() if len(pick["full data"]) else np.nan
             rows.append({"split": split, "measure": measure, "full data": full, "ticket": diff.b,
                          "ticket + floor": diff.a, "floor - ticket": diff.diff, "95% CI low": diff.low,
                          "95% CI high": diff.high, "verdict": diff.verdict, "seeds": diff.seeds,

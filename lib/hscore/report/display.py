@@ -117,13 +117,10 @@ def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None, cfg: Pair
     if scores is None:
         return
     labels, names = scores["label"].to_numpy(), None if cfg is None else get_task(cfg.task, cfg.declared).label_names
-    positions = subsets.hscore_positions()
-    if paths.subset_key("floor", subsets.winning_ticket.name) in subsets.indices:
-        positions |= {f"{n} + floor": subsets.indices[paths.subset_key("floor", n)] for n in list(positions)}
     display(Markdown("Label balance of the full set and of every H-score subset (the baselines are chosen "
                      "without looking at labels); `least kept (relative)`: the smallest share of a class in the subset "
                      "over its share of the full set (1: every class kept in proportion; 0: one vanished):"))
-    display(balance_table(class_balance(labels, positions, names)))
+    display(balance_table(class_balance(labels, subsets.balance_positions(), names)))
     warnings = class_warnings(labels, subsets.hscore_positions(), names, scores["h"].to_numpy(),
                               subsets.winning_ticket.runs)
     if warnings:

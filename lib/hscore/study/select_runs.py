@@ -132,31 +132,29 @@ def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
     return f"{len(differ)} of {len(a)} rows, first row {i}: {show(a[i])} against {show(b[i])}"
 
 
-def rows_differ(a: dict, b: dict, rows_a=None, rows_b=None) -> tuple[np.ndarray, list[str]] | None:
-    """Where two sets of row hashes (``files.row_hashes``, per column) differ, over the columns they share
-    (``rows_a``/``rows_b``: the rows of each to compare, default all): (a bool mask over the compared
-    rows, the shared columns); None when they share no column."""
+def rows_differ(a: dict, b: dict, rows: np.ndarray | None = None) -> tuple[np.ndarray, list[str]] | None:
+    """Where two sets of row hashes (``files.row_hashes``, per column) differ over the columns they share,
+    ``a``'s rows against ``b``'s rows ``rows`` (default: all, in order): (a bool mask over ``a``'s rows, the
+    shared columns that differ at the first row that differs); None when they share no column."""
     shared = sorted(set(a) & set(b))
     if not shared:
         return None
-    take = lambda h, rows: h if rows is None else h[rows]
-    differ = np.zeros(len(take(a[shared[0]], rows_a)), dtype=bool)
-    for name in shared:
-        differ |= take(a[name], rows_a) != take(b[name], rows_b)
-    return differ, shared
+    take = (lambda h: h) if rows is None else (lambda h: h[rows])
+    apart = {name: a[name] != take(b[name]) for name in shared}
+    differ = np.logical_or.reduce(list(apart.values()))
+    first = int(np.argmax(differ))
+    return differ, [name for name in shared if apart[name][first]] if differ.any() else []
 
 
 def _other_data(r: RecordedRun, first: RecordedRun) -> str:
     """'' when two runs were recorded on the same training data, as far as they tell; else how not."""
     found = rows_differ(r.hashes, first.hashes) if r.hashes is not None and first.hashes is not None else None
     if found is not None:
-        differ, shared = found
+        differ, columns = found
         if not differ.any():
             return ""
-        i = int(np.flatnonzero(differ)[0])
-        columns = [c for c in shared if r.hashes[c][i] != first.hashes[c][i]]
-        return (f"{int(differ.sum())} of {len(differ)} training rows differ (first: row {i}, in "
-                f"{', '.join(map(repr, columns))})")
+        return (f"{int(differ.sum())} of {len(differ)} training rows differ (first: row {int(np.argmax(differ))}, "
+                f"in {', '.join(map(repr, columns))})")
     if r.fingerprint != first.fingerprint:
         return f"their training data fingerprints differ ({r.fingerprint} and {first.fingerprint})"
     return ""
@@ -254,10 +252,7 @@ class Selected:
     def class_balance(self, names=None) -> pd.DataFrame:
         """Each class's examples and share in the full set and in every H-score subset (and, with
         ``class_floor``, every subset with the floor), ``hscore.pruning.classes.class_balance``."""
-        subsets = self.subsets.hscore_positions()
-        if self.settings.get("class_floor") is not None:
-            subsets |= {f"{name} + floor": self.positions(name, "floor") for name in list(subsets)}
-        return class_balance(self.scores["label"].to_numpy(), subsets, names)
+        return class_balance(self.scores["label"].to_numpy(), self.subsets.balance_positions(), names)
 
     @property
     def method(self) -> str:
@@ -275,13 +270,11 @@ class Selected:
         if name not in names:
             raise ConfigError(f"unknown subset {subset!r}; the subsets are {TICKET} (= {names[0]}) and "
                               f"{', '.join(names)}")
-        fixed = method in ("hscore", "cheaper", "floor") or not get_baseline(method).per_seed
-        if not fixed and seed is None:
-            seed = self.settings["phase2_seeds"][0]
-        key = paths.subset_key(method, name, None if fixed else seed)
-        if key not in self.subsets.indices:
-            raise ConfigError(f"no subset {key!r}: this selection has {', '.join(sorted(self.subsets.indices))}")
-        return self.subsets.indices[key]
+        try:   # the per-seed rule is the study's (Subsets.positions); a random baseline: the first seed by default
+            return self.subsets.positions(method, name, self.settings["phase2_seeds"][0] if seed is None else seed)
+        except KeyError as e:
+            raise ConfigError(f"no subset {e.args[0]!r}: this selection has {', '.join(sorted(self.subsets.indices))}"
+                              ) from None
 
     # --- the user's datasets ---------------------------------------------------------------------
 
@@ -333,13 +326,11 @@ class Selected:
         hashes = self.runs[0].hashes
         shared = [c for c in columns if hashes is not None and c in hashes]
         if shared:
-            given = dataset_row_hashes(dataset, shared)
-            differ, _ = rows_differ(given, hashes, None, unit)
+            differ, names = rows_differ(dataset_row_hashes(dataset, shared), hashes, unit)
             if differ.any():
-                i = int(np.flatnonzero(differ)[0])
-                names = [c for c in shared if given[c][i] != hashes[c][unit[i]]]
                 raise RunsMismatchError(f"{wrong}{int(differ.sum())} of its {len(unit)} rows differ from the recorded "
-                                        f"rows (first: row {i}, in {', '.join(map(repr, names))}){again}")
+                                        f"rows (first: row {int(np.argmax(differ))}, in {', '.join(map(repr, names))})"
+                                        f"{again}")
         label = next((c for c in LABEL_COLUMNS if c in columns), None)
         target = self.runs[0].dynamics.target
         if label is not None and target.ndim == 1:

@@ -91,6 +91,14 @@ class Subsets:
         """Every H-score subset's positions by name, the winning ticket first (largest first)."""
         return {s.name: self.indices[paths.subset_key("hscore", s.name)] for s in self.specs}
 
+    def balance_positions(self) -> dict[str, np.ndarray]:
+        """What a class-balance table shows: every H-score subset and, with a class floor, each one with the
+        floor after it (``<name> + floor``)."""
+        out = self.hscore_positions()
+        if paths.subset_key("floor", self.specs[0].name) in self.indices:
+            out |= {f"{name} + floor": self.indices[paths.subset_key("floor", name)] for name in list(out)}
+        return out
+
     def table(self) -> pd.DataFrame:
         """One row per H-score subset: kept and removed H, size, % of the full set, whether it is the
         winning ticket, and (with a class floor) its size with the floor."""

@@ -118,7 +118,7 @@ def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None, cfg: Pair
         return
     labels, names = scores["label"].to_numpy(), None if cfg is None else get_task(cfg.task, cfg.declared).label_names
     display(Markdown("Label balance of the full set and of every H-score subset (the baselines are chosen "
-                     "without looking at labels); `least kept (relative)`: the smallest share of a class in the subset "
+                     "without looking at labels); `least kept`: the smallest share of a class in the subset "
                      "over its share of the full set (1: every class kept in proportion; 0: one vanished):"))
     display(balance_table(class_balance(labels, subsets.balance_positions(), names)))
     warnings = class_warnings(labels, subsets.hscore_positions(), names, scores["h"].to_numpy(),

@@ -334,6 +334,8 @@ def test_prune_with_a_class_floor_writes_the_floor_ticket_and_prints_the_warning
         assert (labels[floor] == c).sum() >= np.ceil(0.5 * (labels == c).sum() * len(ticket) / len(labels))
     warned = class_warnings(labels, subsets.hscore_positions(), ["bad", "good", "ok"], table["h"].to_numpy(), 3)
     assert printed.count("hscore: warning: class ") == len(warned)
+    assert all(line.endswith("(kept: class_floor = 0.5 adds its examples back)") for line in printed.splitlines()
+               if line.startswith("hscore: warning: class "))   # as hscore select says it
     report = (out / "report.md").read_text()
     assert "winning_ticket_floor.csv" in report and all(w in report for w in warned)
 

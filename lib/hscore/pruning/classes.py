@@ -53,10 +53,11 @@ def class_balance(labels: np.ndarray, subsets: dict[str, np.ndarray], names=None
 
 
 def class_warnings(labels: np.ndarray, subsets: dict[str, np.ndarray], names=None, h: np.ndarray | None = None,
-                   runs: int | None = None, threshold: float = UNDER_SHARE) -> list[str]:
+                   runs: int | None = None, threshold: float = UNDER_SHARE, floor: float | None = None) -> list[str]:
     """One line per class that vanishes from, or falls below ``threshold`` x its full-set share in, the
     first subset of ``subsets`` (ordered largest first: the winning ticket) where that happens; with
-    ``h`` and ``runs``, how many of its examples have H = 0 and H = R. Empty when every class is kept."""
+    ``h`` and ``runs``, how many of its examples have H = 0 and H = R; with ``floor`` (the class floor the
+    selection also made), that it adds the class's examples back. Empty when every class is kept."""
     labels = np.asarray(labels)
     classes = np.unique(labels)
     names = [str(c) for c in classes] if names is None else [names[int(c)] for c in classes]
@@ -79,7 +80,8 @@ def class_warnings(labels: np.ndarray, subsets: dict[str, np.ndarray], names=Non
                 detail = f"; {int((mine == 0).sum())} have H = 0 and {int((mine == runs).sum())} H = {runs}"
             out.append(f"class {name!r} ({100 * share:.1f}% of the {len(labels)} training examples) {fate} {where} "
                        f"({kept} of its {full[i]} examples kept{detail}): a model trained on it "
-                       f"{'never sees the class' if kept == 0 else 'sees the class rarely'}; class_floor keeps it")
+                       f"{'never sees the class' if kept == 0 else 'sees the class rarely'}; class_floor keeps it"
+                       + ("" if floor is None else f" (kept: class_floor = {floor:g} adds its examples back)"))
             break
     return out
 

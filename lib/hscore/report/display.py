@@ -32,11 +32,11 @@ from ..engine.device import versions
 from ..engine.kinds import get_kind
 from ..errors import HScoreError
 from ..pruning.cheaper import cheaper_table
-from ..pruning.classes import UNDER_SHARE, class_balance, class_warnings
+from ..pruning.classes import UNDER_SHARE, class_balance
 from ..pruning.scores import h_histogram
 from ..pruning.subsets import subset_family
 from ..study.results import PairResults
-from ..study.selection import Subsets
+from ..study.selection import Selection, Subsets
 from .plots import DPI, plot_winning_tickets, show_forest, show_membership
 from .plots import show_cheaper as plot_cheaper_captioned
 
@@ -121,8 +121,7 @@ def show_subsets(subsets: Subsets, scores: pd.DataFrame | None = None, cfg: Pair
                      "without looking at labels); `least kept`: the smallest share of a class in the subset "
                      "over its share of the full set (1: every class kept in proportion; 0: one vanished):"))
     display(balance_table(class_balance(labels, subsets.balance_positions(), names)))
-    warnings = class_warnings(labels, subsets.hscore_positions(), names, scores["h"].to_numpy(),
-                              subsets.winning_ticket.runs)
+    warnings = Selection(scores, subsets).class_warnings(names)
     if warnings:
         display(Markdown(f"**A class falls below {UNDER_SHARE:.0%} of its share:** " + "; ".join(warnings) + "."))
 

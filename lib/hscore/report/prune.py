@@ -37,12 +37,13 @@ from ..data.declared import EXTENSIONS, load_declared, write_table
 from ..engine.checkpoints import model_config
 from ..engine.kinds import get_kind
 from ..files import atomic_write_bytes, atomic_write_parquet
-from ..pruning.classes import UNDER_SHARE, class_balance, class_warnings
+from ..pruning.classes import UNDER_SHARE, class_balance
 from ..pruning.scores import h_histogram
 from ..study import executors
 from ..study import plan as plans
 from ..study.results import PairResults
 from ..study.run import Board
+from ..study.selection import Selection
 
 
 def declare_file(path: str | Path, text: list[str], label: str, id: str | None = None, encoding: str = "utf-8",
@@ -166,7 +167,7 @@ def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list
     names = list(task.label_names)
     labels = scores["label"].to_numpy()
     balance = class_balance(labels, subsets.hscore_positions(), names)
-    under = class_warnings(labels, subsets.hscore_positions(), names, scores["h"].to_numpy(), cfg.runs)
+    under = Selection(scores, subsets).class_warnings(names)
     hist = h_histogram(scores["h"].to_numpy(), cfg.runs)
     lines = [f"# Pruned: {cfg.task} with {cfg.model} (profile {cfg.profile})", "",
              f"Data: {task.source}. {len(scores):,} training examples; R = {cfg.runs} scoring runs of "

@@ -446,8 +446,6 @@ def select(run_dirs, *, baselines=("random", "ambiguous"), phase2_seeds=(6666,),
                               cheaper_ticket=cheaper_ticket, score_unit=score_unit,
                               name=f"{len(runs)} runs ({runs[0].folder} ...)", class_floor=class_floor)
     told = chosen.class_warnings(label_names)
-    if class_floor is not None:
-        told = [f"{line} (kept: class_floor = {class_floor:g} adds its examples back)" for line in told]
     for line in told:
         warnings.warn(line, UserWarning, stacklevel=2)
     return Selected(runs, dynamics, chosen, settings, notes + told, told)

@@ -119,9 +119,11 @@ class Selection:
 
     def class_warnings(self, names=None) -> list[str]:
         """One line per class that vanishes from, or falls below half its share in, the H-score subsets
-        (``hscore.pruning.classes.class_warnings``); ``names``: the class names."""
+        (``hscore.pruning.classes.class_warnings``; saying so where this selection's class floor adds it
+        back); ``names``: the class names."""
         return class_warnings(self.scores["label"].to_numpy(), self.subsets.hscore_positions(), names,
-                              self.scores["h"].to_numpy(), self.subsets.winning_ticket.runs)
+                              self.scores["h"].to_numpy(), self.subsets.winning_ticket.runs,
+                              floor=self.subsets.info.get("class_floor"))
 
 
 def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, TrainingDynamics] | None = None

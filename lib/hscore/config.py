@@ -186,6 +186,9 @@ class PairConfig:
     small_subsets: SmallSubsets | None = None  # the nested subsets below a share, against random (SmallSubsets)
     class_floor: Real | None = None  # also the winning ticket with each class restored to at least this fraction of
                                   # its share (hscore.pruning.classes.class_floor), trained in phase 2 as ``floor``
+    cleanlab_folds: StrictInt = 0  # K > 1: cleanlab's confident learning beside the H-score (the noise profile): K
+                                  # cross-validation runs give out-of-sample probabilities, cleanlab flags label
+                                  # issues, phase 2 trains full data minus them as ``cleanlab`` (0: none)
 
     def __post_init__(self):
         _check(self.engine in ENGINES, "engine", self.engine, f"must be one of {list(ENGINES)}")
@@ -226,6 +229,8 @@ class PairConfig:
                "small_subsets compares each small subset with random subsets of its size: add random")
         _check(self.class_floor is None or 0 < self.class_floor <= 1, "class_floor", self.class_floor,
                "null, or the least fraction (0 to 1] of its share of the training set each class keeps in a subset")
+        _check(self.cleanlab_folds == 0 or 2 <= self.cleanlab_folds <= 20, "cleanlab_folds", self.cleanlab_folds,
+               "0 (none), or the cross-validation folds (2 to 20; cleanlab's default is 5)")
         seeds = len(self.phase2.seeds)
         _check(0 <= self.equal_steps <= seeds, "equal_steps", self.equal_steps, f"0 to the phase-2 seeds ({seeds})")
         _check(self.small_subsets is None or self.small_subsets.seeds <= seeds, "small_subsets.seeds",

@@ -11,6 +11,8 @@ one step of the plan (``hscore.study.plan``) and holds its ``step.json``, writte
     phase1/.run-<r>.lock          held while a process runs that step (hscore.study.store.step_lock)
     variants/<name>/run-<r>/      a scoring run of the pair at another phase-1 setting (``variants:`` in
                                   study.yaml), the same files as phase1/run-<r>/
+    crossval/fold-<k>/heldout.npz  cleanlab's cross-validation (``cleanlab_folds``): the probabilities of the
+                                  rows of fold k (``positions``, ``probs``) by a model trained on the other folds
     select/scores.parquet         one row per scoring unit: H, success rate, cartography, baseline scores
     select/subsets.npz, .json     positions of every subset and baseline (keys: ``subset_key``), sizes,
                                   the cheaper scoring chosen (hscore.pruning.cheaper)
@@ -114,6 +116,14 @@ def phase1_run_dir(pair: Path, run: int) -> Path:
 def variant_run_dir(pair: Path, variant: str, run: int) -> Path:
     """Scoring run r of the pair at the phase-1 setting ``variant``."""
     return pair / "variants" / check_name(variant, "variant") / f"run-{run}"
+
+
+def fold_run_dir(pair: Path, fold: int) -> Path:
+    """Cross-validation run k of the pair (``cleanlab_folds``): trained on every fold but k."""
+    return pair / "crossval" / f"fold-{fold}"
+
+
+HELDOUT_FILE = "heldout.npz"   # a fold run's out-of-sample probabilities: positions, probs [n, C]
 
 
 def phase2_run_dir(pair: Path, method: str, subset: str, seed: int) -> Path:

@@ -28,7 +28,7 @@ from .stats import compare
 METHOD_LABELS = {"full": "full data", "hscore": "H-score", **{b.name: b.label for b in BASELINES.values()},
                  "cheaper": "cheaper ticket", "phase1": "full data (phase-1 runs)",
                  "moved": "ticket of a changed scoring setting", "equal_steps": "H-score, full data's updates",
-                 "floor": "H-score with class floor"}
+                 "floor": "H-score with class floor", "cleanlab": "full data minus cleanlab's issues"}
 FULL_COLUMNS = ("full data (phase-1 runs)", "full data (phase-2 settings)")
 
 

@@ -16,6 +16,8 @@ declaration from the command line)::
         encoding: utf-8               # of CSV/TSV/JSON files
         drop_empty: false             # true: drop rows whose text is empty, and say how many
         kind: classification          # a kind of hscore.engine.kinds whose rows are texts and a label
+        label_noise: {rate: 0.1, seed: 0}   # optional: flip this share of the training labels (the noise
+                                      # profile's controlled test, on your data; hscore.data.noise)
       glue_sst2:
         hub: {path: nyu-mll/glue, name: sst2, train: train, eval: [validation]}
         text: sentence
@@ -54,6 +56,7 @@ from ..errors import ConfigError, DataError, excerpt, excerpts
 from ..files import atomic_write_table
 from ..metrics import METRICS
 from .hub import load_hub
+from .noise import LabelNoise
 from .split import Split, stratified_split, text_split
 from .task import Task
 
@@ -96,6 +99,7 @@ class TaskSpec(BaseModel):
     drop_empty: bool = False
     drop_labels: tuple[int | str, ...] = ()   # rows with these label values are dropped (SNLI: -1, no gold label)
     kind: str = "classification"              # checked against hscore.engine.kinds when a plan is built
+    label_noise: LabelNoise | None = None     # flip a seeded, stratified share of training labels (hscore.data.noise)
 
     _lists = field_validator("text", "labels", "drop_labels", mode="before")(_tuples)
 
@@ -106,6 +110,8 @@ class TaskSpec(BaseModel):
             raise ValueError("give exactly one of file, train_file (+ validation_file) or hub")
         if self.validation_file is not None and self.train_file is None:
             raise ValueError("validation_file needs train_file")
+        if self.label_noise is not None and self.kind != "classification":
+            raise ValueError(f"label_noise flips class labels; the {self.kind} kind has none to flip")
         if self.metric not in METRICS:
             raise ValueError(f"metric {self.metric!r}: one of {sorted(METRICS)}")
         try:
@@ -125,8 +131,8 @@ class TaskSpec(BaseModel):
 
     def identity(self) -> dict:
         """What a run's result depends on in this declaration: everything but where the files are
-        (their content is fingerprinted with the data)."""
-        out = self.model_dump(mode="json", exclude={"file", "train_file", "validation_file"})
+        (their content is fingerprinted with the data) and the label noise (``Task.identity`` holds it)."""
+        out = self.model_dump(mode="json", exclude={"file", "train_file", "validation_file", "label_noise"})
         out["source"] = "hub" if self.hub is not None else ("one file" if self.file else "train and validation files")
         return out
 
@@ -414,4 +420,7 @@ def declared_task(name: str, spec: TaskSpec, source: str | None = None) -> Task:
                         + (f" + {Path(spec.validation_file).name}" if spec.validation_file else ""))
     if notes:
         source += " (" + "; ".join(notes) + ")"
-    return Task(name, spec.kind, names, spec.metric, eval_splits(spec), load, source, declared=spec)
+    if spec.label_noise is not None:
+        source += f"; {spec.label_noise.describe()}"
+    return Task(name, spec.kind, names, spec.metric, eval_splits(spec), load, source, declared=spec,
+                label_noise=spec.label_noise)

@@ -24,6 +24,7 @@ from ..errors import ConfigError, UnknownNameError
 from . import bigbench, packaged
 from .declared import HubSource, TaskSpec, declared_task, parse_spec
 from .hub import RACE_OPTIONS, load_race, load_squad_v2
+from .noise import LabelNoise, flipped, with_label_noise
 from .packaged import BBC_TOPICS, load_bbc_news, load_rotten_tomatoes
 from .split import Split, with_class_shares
 from .task import Task
@@ -93,12 +94,15 @@ class TaskAlias(BaseModel):
     data_of: str
     class_shares: dict[int, float] | None = None   # {label: share}: the training split with those classes
                                                     # sampled down to that share (hscore.data.split.with_class_shares)
+    label_noise: LabelNoise | None = None           # {rate, seed}: a share of the training labels flipped
+                                                    # (hscore.data.noise)
 
     def identity(self) -> dict:
-        return {"data_of": self.data_of, **({"class_shares": self.class_shares} if self.class_shares else {})}
+        return {"data_of": self.data_of, **({"class_shares": self.class_shares} if self.class_shares else {}),
+                **({"label_noise": self.label_noise.model_dump()} if self.label_noise is not None else {})}
 
     def __hash__(self) -> int:   # a dict field: hashed by its items (configurations are hashed and cached)
-        return hash((self.data_of, tuple(sorted((self.class_shares or {}).items()))))
+        return hash((self.data_of, tuple(sorted((self.class_shares or {}).items())), self.label_noise))
 
 
 def parse_task(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec | TaskAlias:
@@ -109,13 +113,18 @@ def parse_task(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec | Ta
     try:
         alias = TaskAlias.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(f"tasks.{name}: {{data_of: TASK, class_shares: {{LABEL: SHARE}}}} takes the name of a "
-                          f"built-in task and, optionally, classes sampled down to a share ({e.errors()[0]['msg']})"
-                          ) from None
+        err = e.errors()[0]
+        raise ConfigError(f"tasks.{name}: {{data_of: TASK, class_shares: {{LABEL: SHARE}}, label_noise: {{rate: R, "
+                          "seed: S}} takes the name of a built-in task and, optionally, classes sampled down to a "
+                          f"share and a share of training labels flipped ({'.'.join(map(str, err['loc']))}: "
+                          f"{err['msg']})") from None
     if alias.data_of not in BUILTIN:
         raise ConfigError(f"tasks.{name}: data_of = {alias.data_of!r} is not a built-in task; built in: "
                           f"{', '.join(BUILTIN)}")
     labels = BUILTIN[alias.data_of].label_names
+    if alias.label_noise is not None and BUILTIN[alias.data_of].kind != "classification":
+        raise ConfigError(f"tasks.{name}: label_noise flips class labels, and {alias.data_of} is a "
+                          f"{BUILTIN[alias.data_of].kind} task; use it on a classification task")
     for label, share in (alias.class_shares or {}).items():
         if not 0 <= label < len(labels) or not 0 < share < 1:
             raise ConfigError(f"tasks.{name}: class_shares {{{label}: {share}}} needs a label of {alias.data_of} "
@@ -127,14 +136,15 @@ def get_task(name: str, declared: TaskSpec | TaskAlias | None = None) -> Task:
     """The task ``name``: declared by ``declared`` (a parsed ``TaskSpec``, or a ``TaskAlias`` naming a
     built-in task's data), else built in."""
     if isinstance(declared, TaskAlias):
-        base = BUILTIN[declared.data_of]
+        base = dataclasses.replace(BUILTIN[declared.data_of], name=name, label_noise=declared.label_noise)
+        if declared.label_noise is not None:
+            base = dataclasses.replace(base, source=f"{base.source}; {declared.label_noise.describe()}")
         if not declared.class_shares:
-            return dataclasses.replace(base, name=name)
+            return base
         shares = declared.class_shares
         load = lambda seed: {**(splits := base.load(seed)), "train": with_class_shares(splits["train"], shares, seed)}
         told = ", ".join(f"{base.label_names[c]} {100 * v:g}%" for c, v in shares.items())
-        return dataclasses.replace(base, name=name, load=load,
-                                   source=f"{base.source}; training split resampled to {told}")
+        return dataclasses.replace(base, load=load, source=f"{base.source}; training split resampled to {told}")
     if declared is not None:
         return declared_task(name, declared)
     if name in BUILTIN:
@@ -146,9 +156,12 @@ def get_task(name: str, declared: TaskSpec | TaskAlias | None = None) -> Task:
 def load_splits(task: Task, train_cap: int | None, eval_cap: int | None, data_seed: int,
                 stratified_cap: bool = False) -> dict[str, Split]:
     """A task's train split and evaluation splits, capped as configured (``Split.cap``; the training
-    cap ``stratified_cap`` keeps the classes' shares)."""
+    cap ``stratified_cap`` keeps the classes' shares), and the training labels then flipped as the task's
+    ``label_noise`` says (``hscore.data.noise``; the evaluation splits stay clean)."""
     splits = task.load(data_seed)
     out = {"train": splits["train"].cap(train_cap, data_seed, stratified_cap)}
+    if task.label_noise is not None:
+        out["train"] = with_label_noise(out["train"], task.label_noise, task.num_labels)
     for name in task.eval_splits:
         out[name] = splits[name].cap(eval_cap, data_seed + 1)
     return out
@@ -162,6 +175,11 @@ def pair_splits(task: Task, cfg) -> dict[str, Split]:
 
 def identity(task: Task, splits: dict[str, Split]) -> dict:
     """What a run's result depends on in its data: the task (``Task.identity``) and the fingerprint
-    of the training split and of every evaluation split, as loaded and capped."""
-    return {"task": task.identity(), "train": splits["train"].fingerprint(),
-            "eval": {name: splits[name].fingerprint() for name in task.eval_splits}}
+    of the training split and of every evaluation split, as loaded and capped; with planted label noise, how
+    many training labels were flipped (which ones: the training split's fingerprint covers its clean labels)."""
+    out = {"task": task.identity(), "train": splits["train"].fingerprint(),
+           "eval": {name: splits[name].fingerprint() for name in task.eval_splits}}
+    noisy = flipped(splits["train"])
+    if noisy is not None:
+        out["flipped"] = int(noisy.sum())
+    return out

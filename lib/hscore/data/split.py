@@ -100,6 +100,21 @@ def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.argsort(place, kind="stable")
 
 
+def fold_of(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The cross-validation fold (0..K-1) of every row, stratified as scikit-learn's ``StratifiedKFold``: each
+    class's rows, in a seeded order, dealt to the folds in turn (the next class starting where the last one
+    stopped), so each fold holds each class's share to within one row, and the folds' sizes differ by one at most."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=np.int64)
+    start = 0
+    for label in np.unique(labels):
+        mine = rng.permutation(np.flatnonzero(labels == label))
+        fold[mine] = (start + np.arange(len(mine))) % folds
+        start += len(mine)
+    return fold
+
+
 def with_class_shares(split: Split, shares: dict[int, float], seed: int) -> Split:
     """``split`` with each class of ``shares`` sampled down (seeded, original order kept) so that it holds
     that share of the result; the other classes whole: a deliberately imbalanced training set (the

@@ -10,6 +10,7 @@ from .split import Split
 
 if TYPE_CHECKING:
     from .declared import TaskSpec
+    from .noise import LabelNoise
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Task:
     declared: TaskSpec | None = None         # the declaration of a task declared as data (hscore.data.declared)
     missing: Callable[[], str] | None = None  # '' when its data can be had, else one line saying what it needs;
                                               # cheap, asked before anything trains (None: not checkable)
+    label_noise: LabelNoise | None = None    # a share of the training labels flipped after the cap (hscore.data.noise)
 
     def data_problem(self) -> str:
         """'' when the task's data can be loaded here, as far as a cheap check can tell, else what it needs."""
@@ -39,6 +41,9 @@ class Task:
 
     def identity(self) -> dict:
         """What a run's result depends on in the task beyond its data's content: its name, kind and
-        labels, and a declared task's declaration."""
-        return {"name": self.name, "kind": self.kind, "labels": list(self.label_names),
-                "declared": None if self.declared is None else self.declared.identity()}
+        labels, a declared task's declaration and the label noise planted in its training split."""
+        out = {"name": self.name, "kind": self.kind, "labels": list(self.label_names),
+               "declared": None if self.declared is None else self.declared.identity()}
+        if self.label_noise is not None:   # absent without: runs made before it keep their identity
+            out["label_noise"] = self.label_noise.model_dump()
+        return out

@@ -94,7 +94,8 @@ def forgetting_events(correct: np.ndarray, never_learned: str = "toneva") -> np.
     return forgotten.mean(axis=0)
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in float64."""
     z = np.asarray(logits, dtype=np.float64)
     z = np.exp(z - z.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
@@ -103,7 +104,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 def _l2_error(logits: np.ndarray, target: np.ndarray) -> np.ndarray:
     """``|| softmax(logits) - onehot(target) ||_2`` over the last axis (data_diet ``get_lord_error_fn``)."""
     onehot = np.eye(logits.shape[-1])[np.asarray(target)]
-    return np.linalg.norm(_softmax(logits) - onehot, axis=-1)
+    return np.linalg.norm(softmax(logits) - onehot, axis=-1)
 
 
 def el2n(eval_logits: np.ndarray | None, target: np.ndarray | None, n: int) -> np.ndarray:
@@ -129,7 +130,7 @@ def aum(logits: np.ndarray | None, target: np.ndarray | None, n: int) -> np.ndar
     sums it over the epochs of one run); NaN for every example when there are no logits."""
     if logits is None or target is None:
         return np.full(n, np.nan)
-    p = _softmax(logits)                                                     # [R, E, N, C]
+    p = softmax(logits)                                                     # [R, E, N, C]
     rows = np.arange(p.shape[2])
     gold = p[:, :, rows, target].copy()
     p[:, :, rows, target] = -np.inf

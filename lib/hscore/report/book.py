@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from .. import config, paths
+from ..analysis.noise import is_noise_pair
 from ..analysis.scaling import scaling_of
 from ..data import get_task
 from ..data.packaged import package_dir
@@ -41,6 +42,7 @@ OPTIONAL_NOTEBOOKS = {
     "transfer": ("A small model's ticket for a larger one", lambda cfgs: any(c.scoring_checkpoint is not None
                                                                              for c in cfgs)),
     "scaling": ("How the ticket changes with the size of the data", lambda cfgs: bool(scaling_of(cfgs))),
+    "noise": ("What H = 0 holds: label noise", lambda cfgs: any(is_noise_pair(c) for c in cfgs)),
 }
 GUIDE_NOTEBOOKS = {"trainer": "Score your own Trainer run"}  # notebook -> page under Method; reads benchmarks/
 MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-static-mathjax package
@@ -48,7 +50,7 @@ MATHJAX_FILE = ("static", "mathjax", "es5", "tex-svg.js")  # inside the django-s
 # book file <- benchmarks file (the GPU check's page; the question profiles' answers, by `make findings`)
 RECORD_PAGES = {"_gpu_check.md": "gpu/README.md", "_sensitivity.md": "findings/sensitivity.md",
                 "_transfer.md": "findings/transfer.md", "_scaling.md": "findings/scaling.md",
-                "_classes.md": "findings/classes.md"}
+                "_classes.md": "findings/classes.md", "_noise.md": "findings/noise.md"}
 LANDING_PAGE = "_landing.md"       # the answer of each profile in the book, written at build time for intro.md
 
 

@@ -201,16 +201,17 @@ README_LINES = 3   # a question profile's answer on the README: the first senten
 def question_answers(profile: str) -> list[tuple[str, list[str]]] | None:
     """A question profile's answer (``sensitivity``: how far the ticket moves; ``transfer``: whether a
     small model's ticket serves a larger one; ``scaling``: how the ticket changes with the size of the
-    data; ``classes``: whether the ticket drops a class and what the class floor does): per pair, its
+    data; ``classes``: whether the ticket drops a class and what the class floor does; ``noise``: what H = 0
+    holds when labels are flipped, against cleanlab): per pair, its
     title and the sentences its chapter computes from the results (most important
     first). None for a profile that asks no such question; an ``HScoreError`` while its runs are not done."""
-    from . import classes, scaling, sensitivity, transfer
+    from . import classes, noise, scaling, sensitivity, transfer
 
     answers = sensitivity.answer(profile) + transfer.answer(profile) + scaling.answer(profile) + \
-        classes.answer(profile)
+        classes.answer(profile) + noise.answer(profile)
     if not answers:
         if sensitivity.sensitivity_pairs(profile) or transfer.transfer_pairs(profile) or \
-                scaling.scaling_configs(profile) or classes.floor_configs(profile):
+                scaling.scaling_configs(profile) or classes.floor_configs(profile) or noise.noise_pairs(profile):
             raise HScoreError(f"profile {profile}: its runs are not done yet (`hscore run --profile {profile}`)")
         return None
     return answers

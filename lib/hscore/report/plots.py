@@ -21,7 +21,7 @@ from ..pruning.scores import h_histogram
 
 METHOD_STYLE = {"hscore": ("#c0392b", "o"), **{b.name: (b.color, b.marker) for b in BASELINES.values()},
                 "cheaper": ("#c2185b", "*"), "equal_steps": ("#7d3c98", "P"),
-                "floor": ("#16a085", "X")}  # colour, marker
+                "floor": ("#16a085", "X"), "cleanlab": ("#2471a3", "D")}  # colour, marker
 
 
 DPI = 160

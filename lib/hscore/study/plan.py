@@ -42,6 +42,7 @@ from ..engine.kinds import get_kind
 from ..errors import DataUnavailableError, ResultsFolderError
 from ..files import plain
 from ..pruning.baselines import BASELINES
+from ..pruning.label_issues import CLEANLAB_SUBSET
 from ..pruning.subsets import nested_chain, subset_family
 
 STAGES = ("score", "select", "finetune", "tables")
@@ -80,6 +81,7 @@ class Step:
     subset: str | None = None   # finetune: "full" or a subset name (remove-0-6, ...)
     seed: int | None = None     # score and finetune: the run's seed
     variant: str | None = None  # score: the variant it scores (its cfg is the variant's), None for the pair's own
+    fold: int | None = None     # score: the cross-validation fold k it holds out (``cleanlab_folds``), else None
 
     @property
     def pair(self) -> str:
@@ -92,6 +94,8 @@ class Step:
 
     @property
     def name(self) -> str:
+        if self.stage == "score" and self.fold is not None:
+            return f"crossval/fold-{self.fold}"
         if self.stage == "score":
             return f"phase1/run-{self.run}" if self.variant is None else f"variants/{self.variant}/run-{self.run}"
         if self.stage == "finetune":
@@ -106,6 +110,8 @@ class Step:
     def folder(self) -> Path:
         """The step's folder in the results store."""
         pair = self.cfg.results_dir
+        if self.stage == "score" and self.fold is not None:
+            return paths.fold_run_dir(pair, self.fold)
         if self.stage == "score":
             return paths.phase1_run_dir(pair, self.run) if self.variant is None else \
                 paths.variant_run_dir(pair, self.variant, self.run)
@@ -126,6 +132,8 @@ class Step:
     def settings(self) -> dict:
         """The configuration part of this step's identity (``run_settings`` for a fine-tuning run)."""
         cfg = self.cfg
+        if self.stage == "score" and self.fold is not None:
+            return run_settings(cfg, "phase1", self.seed, fold=self.fold, folds=cfg.cleanlab_folds)
         if self.stage == "score":
             return run_settings(cfg, "phase1", self.seed)
         if self.stage == "finetune":
@@ -134,11 +142,14 @@ class Step:
         if self.stage == "select":
             extra = {"moved_tickets": cfg.moved_tickets} if cfg.moved_tickets else {}
             extra |= {"class_floor": cfg.class_floor} if cfg.class_floor is not None else {}
+            extra |= {"cleanlab_folds": cfg.cleanlab_folds} if cfg.cleanlab_folds else {}
             return plain({"score_unit": cfg.score_unit, "runs": cfg.runs, "baselines": cfg.baselines,
                           "phase2_seeds": cfg.phase2.seeds, "cheaper_ticket": cfg.cheaper_ticket, **extra})
         return {}
 
     def describe(self) -> str:
+        if self.stage == "score" and self.fold is not None:
+            return f"{self.pair} cross-validation fold {self.fold + 1}/{self.cfg.cleanlab_folds} (for cleanlab)"
         if self.stage == "score":
             of = "" if self.variant is None else f" of variant {self.variant}"
             return f"{self.pair} scoring run {self.run + 1}/{self.cfg.runs}{of} (seed {self.seed})"
@@ -157,6 +168,8 @@ def pair_steps(cfg: PairConfig) -> list[Step]:
         vcfg = cfg.variant_config(variant)
         steps += [Step(vcfg, "score", run=r, seed=seed, variant=variant.name)
                   for r, seed in enumerate(vcfg.phase1.seeds)]
+    steps += [Step(scoring, "score", run=k, seed=cfg.phase1.seeds[0], fold=k)   # cleanlab's cross-validation
+              for k in range(cfg.cleanlab_folds)]
     steps.append(Step(cfg, "select"))
     if cfg.phase2_full:   # else full data's figures are the scoring runs' (hscore.study.results)
         steps += [Step(cfg, "finetune", method="full", subset="full", seed=seed) for seed in cfg.phase2.seeds]
@@ -172,6 +185,9 @@ def pair_steps(cfg: PairConfig) -> list[Step]:
                       for seed in cfg.phase2.seeds[:cfg.small_subsets.seeds]]
     if cfg.class_floor is not None:    # the ticket with each class restored to a fraction of its share
         steps += [Step(cfg, "finetune", method="floor", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
+    if cfg.cleanlab_folds:              # full data minus the label issues cleanlab finds
+        steps += [Step(cfg, "finetune", method="cleanlab", subset=CLEANLAB_SUBSET, seed=seed)
+                  for seed in cfg.phase2.seeds]
     if cfg.cheaper_ticket is not None:  # the ticket of the cheapest scoring that overlaps it enough
         steps += [Step(cfg, "finetune", method="cheaper", subset=ticket, seed=seed) for seed in cfg.phase2.seeds]
     for subset in moved_subsets(cfg):   # the tickets of the variants that moved most, and the pair's own beside them
@@ -283,6 +299,9 @@ def check(cfg: PairConfig) -> None:
             raise ConfigError(f"{where}: baseline {name!r} needs phase1.epochs >= {baseline.min_epochs} (its score "
                               f"has no value with {cfg.phase1.epochs}); raise the epochs or remove the baseline")
     rows_fixed = kind.name == "classification"   # one row per example, whatever the tokenizer and length
+    if cfg.cleanlab_folds and (not rows_fixed or cfg.engine != "loop"):
+        raise ConfigError(f"{where}: cleanlab_folds needs a classification task (one row, one label per example) "
+                          "trained by the built-in loop (engine: loop); set cleanlab_folds: 0 in study.yaml")
     if cfg.scoring_checkpoint is not None and not rows_fixed:
         raise ConfigError(f"{where}: scoring_model needs a classification task (one training row per example for "
                           f"both models), not the {kind.name} kind; remove scoring_model in study.yaml")

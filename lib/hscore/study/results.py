@@ -50,10 +50,11 @@ class PairResults:
         self.runs = runs or PairRuns(cfg)
         self._read: dict = {}
 
-    def _done(self, stage: str, variants: bool = False) -> list[Run]:
-        """The stage's done runs; for scoring, the pair's own (``variants``: the variants' instead)."""
-        return [r for r in self.runs.stage(stage) if r.done and (stage != "score" or (r.step.variant is not None)
-                                                                  == variants)]
+    def _done(self, stage: str, variants: bool = False, folds: bool = False) -> list[Run]:
+        """The stage's done runs; for scoring, the pair's own (``variants``: the variants' instead; ``folds``:
+        cleanlab's cross-validation runs instead)."""
+        return [r for r in self.runs.stage(stage) if r.done and (stage != "score" or (
+            (r.step.variant is not None) == variants and (r.step.fold is not None) == folds))]
 
     def _need_select(self) -> None:
         select = self.runs["select"]
@@ -92,6 +93,16 @@ class PairResults:
                       "wall_seconds": rec["wall_seconds"], "flops": rec.get("flops"), "device": rec["device"]}
                      for split, scores in rec["eval"].items() for metric, score in scores.items()]
         return pd.DataFrame(rows, columns=["variant", "changed", *PHASE1_COLUMNS])
+
+    @_kept
+    def fold_runs(self) -> pd.DataFrame:
+        """One row per current cross-validation run of cleanlab (``cleanlab_folds``): fold, seed, rows trained and
+        held out, wall time (what cleanlab's probabilities cost beyond the scoring runs)."""
+        rows = [{"fold": r.step.fold, "seed": r.record["seed"], "trained": r.record["trained"],
+                 "held out": r.record["held_out"], "wall_seconds": r.record["wall_seconds"],
+                 "device": r.record["device"]}
+                for r in self._done("score", folds=True)]
+        return pd.DataFrame(rows, columns=["fold", "seed", "trained", "held out", "wall_seconds", "device"])
 
     @_kept
     def variant_dynamics(self) -> dict[str, TrainingDynamics]:
@@ -186,6 +197,7 @@ class PairResults:
         out = []
         for marker in sorted([*cfg.results_dir.glob(f"phase1/*/{STEP_FILE}"),
                               *cfg.results_dir.glob(f"variants/*/*/{STEP_FILE}"),
+                              *cfg.results_dir.glob(f"crossval/*/{STEP_FILE}"),
                               *cfg.results_dir.glob(f"phase2/*/{STEP_FILE}")]):
             folder = marker.parent
             rel = folder.relative_to(cfg.results_dir).as_posix()

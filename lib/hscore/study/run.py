@@ -63,7 +63,8 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-WHAT_CHANGED = {"data.train": "the training data", "data.eval": "the evaluation data",
+WHAT_CHANGED = {"data.task.label_noise": "the planted label noise", "data.flipped": "the flipped labels",
+                "data.train": "the training data", "data.eval": "the evaluation data",
                 "data.task": "the task's declaration", "units": "the subset it trains on",
                 "runs": "the scoring runs", "code": "the selection code"}
 
@@ -205,8 +206,7 @@ class PairRuns:
             if select is not None and select.done:
                 self.subsets = selection.load_subsets(self.cfg)
             elif all(r.done for r in self.stage("score")):
-                self.subsets = selection.compute(self.cfg, selection.load_dynamics(self.cfg),
-                                                 selection.load_variants(self.cfg)).subsets
+                self.subsets = selection.from_store(self.cfg).subsets
         except EmptySubsetError as e:
             self.selection_problem = str(e)
 

@@ -28,6 +28,7 @@ from ..pruning.baselines import choose, get_baseline
 from ..pruning.cheaper import cheaper_table, cheapest, h_from, ticket
 from ..pruning.classes import class_floor as floor_of
 from ..pruning.classes import class_warnings
+from ..pruning.label_issues import CLEANLAB_SUBSET, issues, out_of_sample_probs
 from ..pruning.scores import h_score, scores_table
 from ..pruning.subsets import SubsetSpec, hscore_subset, subset_family
 from ..pruning.variants import most_moved
@@ -47,6 +48,23 @@ def load_variants(cfg: PairConfig) -> dict[str, TrainingDynamics]:
         out[variant.name] = TrainingDynamics.load(
             [paths.variant_run_dir(cfg.results_dir, variant.name, r) for r in range(len(seeds))], seeds)
     return out
+
+
+def load_heldout(cfg: PairConfig) -> np.ndarray | None:
+    """cleanlab's out-of-sample probabilities [N, C] from the pair's cross-validation runs (``cleanlab_folds``),
+    every training row once; None without them."""
+    if not cfg.cleanlab_folds:
+        return None
+    parts = []
+    for k in range(cfg.cleanlab_folds):
+        with np.load(paths.fold_run_dir(cfg.results_dir, k) / paths.HELDOUT_FILE) as f:
+            parts.append((f["positions"], f["probs"]))
+    return out_of_sample_probs(parts, sum(len(p) for p, _ in parts))
+
+
+def from_store(cfg: PairConfig) -> Selection:
+    """``compute`` from the pair's finished scoring runs (and its variants' and cross-validation runs) on disk."""
+    return compute(cfg, load_dynamics(cfg), load_variants(cfg), load_heldout(cfg))
 
 
 def unit_dynamics(cfg: PairConfig, dynamics: TrainingDynamics) -> TrainingDynamics:
@@ -77,7 +95,7 @@ class Subsets:
             return np.arange(self.n_full)
         if method == "equal_steps":   # the H-score subset, trained for as many updates as full data
             method = "hscore"
-        per_seed = method not in ("hscore", "cheaper", "moved", "floor") and get_baseline(method).per_seed
+        per_seed = method not in ("hscore", "cheaper", "moved", "floor", "cleanlab") and get_baseline(method).per_seed
         return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
 
     def size(self, spec: SubsetSpec) -> int:
@@ -126,12 +144,13 @@ class Selection:
                               floor=self.subsets.info.get("class_floor"))
 
 
-def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, TrainingDynamics] | None = None
-            ) -> Selection:
+def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, TrainingDynamics] | None = None,
+            heldout: np.ndarray | None = None) -> Selection:
     """The scores table (one row per scoring unit), the H-score subsets, their size-matched
     baselines, (``cheaper_ticket``) the ticket of the cheapest scoring that overlaps the winning
     ticket enough and (``moved_tickets``) the tickets of the variants that moved most, from the
-    recorded ``dynamics`` of the pair ``cfg`` (and each variant's, ``variants``); nothing is written."""
+    recorded ``dynamics`` of the pair ``cfg`` (and each variant's, ``variants``) and (``cleanlab_folds``) full data
+    minus the label issues cleanlab finds in the out-of-sample probabilities ``heldout``; nothing is written."""
     chosen = select(dynamics, baselines=cfg.baselines, phase2_seeds=cfg.phase2.seeds,
                     cheaper_ticket=cfg.cheaper_ticket, score_unit=cfg.score_unit, name=cfg.pair,
                     class_floor=cfg.class_floor)
@@ -152,6 +171,12 @@ def compute(cfg: PairConfig, dynamics: TrainingDynamics, variants: dict[str, Tra
             indices[paths.subset_key("moved", f"top-{k}")] = ticket(h_score(dyn.correct), dyn.runs)
         info["moved"] = {"runs": runs, "tickets": [{"subset": f"top-{k}", "variant": name, "jaccard": overlap}
                                                    for k, (name, overlap) in enumerate(moved, start=1)]}
+    if cfg.cleanlab_folds:
+        if heldout is None or len(heldout) != chosen.subsets.n_full:
+            raise ValueError(f"{cfg.pair}: cleanlab needs the out-of-sample probabilities of every training row")
+        flagged = issues(chosen.scores["label"].to_numpy(), heldout)
+        chosen.subsets.indices[paths.subset_key("cleanlab", CLEANLAB_SUBSET)] = np.flatnonzero(~flagged)
+        chosen.subsets.info["cleanlab"] = {"folds": cfg.cleanlab_folds, "issues": int(flagged.sum())}
     return chosen
 
 

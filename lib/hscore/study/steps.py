@@ -20,12 +20,15 @@ import numpy as np
 
 from .. import paths
 from ..config import PairConfig
+from ..data.split import fold_of
+from ..engine.batches import predict_logits
 from ..engine.device import describe_device, pick_device, versions
 from ..engine.models import non_embedding_parameters
 from ..engine.prepared import DataCache, PairData
 from ..engine.train import Timer, fine_tune, schedule_steps, subset_order
 from ..errors import CorruptResultError, ResultsFolderError, StaleResultError
 from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, atomic_write_parquet, identity_hash
+from ..pruning.scores import softmax
 from ..pruning.subsets import subset_family
 from . import results, selection
 from .plan import Step, small_too_large
@@ -52,9 +55,10 @@ def _run_details(cfg: PairConfig, device, seconds: float, **extra) -> dict:
 
 
 def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, device, record: bool, desc: str,
-                   bar_position: int | None, updates: int | None = None):
+                   bar_position: int | None, updates: int | None = None, held_out: np.ndarray | None = None):
     """Fine-tune a fresh model on the training rows ``rows`` (in the order of ``seed``), evaluate it.
-    ``updates``: train for this many optimizer updates instead of the phase's epochs (``equal_steps``)."""
+    ``updates``: train for this many optimizer updates instead of the phase's epochs (``equal_steps``);
+    ``held_out``: training rows the trained model also predicts (eval mode), returned as their logits."""
     cfg = data.cfg
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     model, unpadded = data.fresh_model(seed)
@@ -72,6 +76,8 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                                                        cfg.precision, data.head, data.task.metric,
                                                        **data.task.eval_options)
                      for name, rows_ in data.evals.items()}
+        if held_out is not None:   # cleanlab's out-of-sample probabilities: rows the model never trained on
+            held_logits = predict_logits(model, data.tokenizer, data.train.take(held_out), device, cfg.precision)
     params = non_embedding_parameters(model)
     del model
     scores = {name: metrics for name, (metrics, _) in evaluated.items()}
@@ -82,8 +88,12 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
         * hp.epochs
     flops = 6 * params * train.tokens() * passes + 2 * params * sum(r.tokens() for r in data.evals.values())
     flops += 2 * params * train.tokens() if eval_pass else 0
+    flops += 2 * params * data.train.take(held_out).tokens() if held_out is not None else 0
     engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
-    return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded, **engine}
+    extra = {"flops": float(flops), "padding_free": unpadded, **engine}
+    if held_out is not None:
+        return held_logits, scores, per_example, timer.seconds, extra
+    return dyn, scores, per_example, timer.seconds, extra
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -122,6 +132,8 @@ def run_step(step: Step, identity: dict, cache: DataCache | None = None, bar_pos
             raise StaleResultError(f"{step.pair}: the data changed since the plan was made "
                                    f"({'; '.join(k for k in data.identity if data.identity[k] != identity['data'][k])}"
                                    "); run the command again")
+        if step.stage == "score" and step.fold is not None:
+            return _fold(step, identity, data, bar_position), True
         if step.stage == "score":
             return _score(step, identity, data, bar_position), True
         return _finetune(step, identity, data, bar_position), True
@@ -136,6 +148,21 @@ def _score(step: Step, identity: dict, data: PairData, bar_position: int | None)
     return finish_step(step.folder, identity, [RUN_FILE, PREDICTIONS_FILE],
                        _run_details(cfg, device, seconds, **engine, run=step.run, seed=step.seed, eval=scores,
                                     data=data.describe(), encoding=data.encoding))
+
+
+def _fold(step: Step, identity: dict, data: PairData, bar_position: int | None) -> dict:
+    """One run of cleanlab's cross-validation: trained (phase-1 settings) on every fold but ``step.fold``,
+    it predicts the held-out fold's rows; their softmax probabilities are what cleanlab reads."""
+    cfg, device = data.cfg, pick_device(data.cfg.require_gpu)
+    fold = fold_of(data.train.labels, cfg.cleanlab_folds, cfg.data_seed)
+    held_out, trained = np.flatnonzero(fold == step.fold), np.flatnonzero(fold != step.fold)
+    logits, scores, per_example, seconds, engine = _fine_tune_run(data, trained, "phase1", step.seed, device, False,
+                                                                  step.describe(), bar_position, held_out=held_out)
+    atomic_save_npz(step.folder / paths.HELDOUT_FILE, positions=held_out, probs=softmax(logits))
+    atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
+    return finish_step(step.folder, identity, [paths.HELDOUT_FILE, PREDICTIONS_FILE],
+                       _run_details(cfg, device, seconds, **engine, fold=step.fold, seed=step.seed, eval=scores,
+                                    trained=int(len(trained)), held_out=int(len(held_out))))
 
 
 def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | None) -> dict:
@@ -165,6 +192,8 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
         kept = f"{kept}, {updates} updates (full data's)"
     if step.method == "floor":    # the ticket with each class restored to a fraction of its share
         kept = f"{kept}, every class >= {cfg.class_floor:g} of its share"
+    if step.method == "cleanlab":  # full data minus the label issues cleanlab flags
+        kept = f"full data minus cleanlab's {subsets.n_full - len(units)} label issues"
     if step.method == "moved":    # the ticket of a variant's scoring, or the pair's own at that run count
         moved = subsets.info["moved"]
         of = next((t["variant"] for t in moved["tickets"] if t["subset"] == step.subset), None)
@@ -180,8 +209,7 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
 def _select(step: Step, identity: dict) -> dict:
     cfg = step.cfg
     with Timer() as timer:
-        files = selection.write(step.folder, selection.compute(cfg, selection.load_dynamics(cfg),
-                                                               selection.load_variants(cfg)))
+        files = selection.write(step.folder, selection.from_store(cfg))
     return finish_step(step.folder, identity, files, _details(cfg, timer.seconds))
 
 

@@ -141,7 +141,10 @@ def _show_plan(plan) -> None:
         for line in PairResults(cfg, runs).ignored():
             print(f"    left out: {line}")
     counts = plan.counts()
-    print(f"{len(plan.steps)} steps: {counts['score']} scoring runs, {counts['select']} selections, "
+    folds = sum(s.fold is not None for s in plan.steps)
+    scoring = f"{counts['score'] - folds} scoring runs" + (f", {folds} cross-validation runs (cleanlab)"
+                                                           if folds else "")
+    print(f"{len(plan.steps)} steps: {scoring}, {counts['select']} selections, "
           f"{counts['finetune']} phase-2 runs, {counts['tables']} tables")
 
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..data import get_task, pair_splits
 from ..data.noise import flipped
-from ..pruning.label_issues import CLEANLAB_SUBSET, first_epoch_probs, issues, quality
+from ..pruning.label_issues import CLEANLAB_SUBSET, first_epoch_probs, issues, likely_mislabelled, quality
 from ..study.selection import load_heldout
 from .stats import compare, example_points
 
@@ -119,7 +119,7 @@ def detectors(pair) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             continue
         value = value if higher else -value
         out[name] = (top_k(value, int(zero.sum())), value)
-    out[LIKELY_MISLABELLED] = (zero & (scores["aum"].to_numpy() < 0), -scores["aum"].to_numpy(np.float64))
+    out[LIKELY_MISLABELLED] = (likely_mislabelled(h, scores["aum"].to_numpy()), -scores["aum"].to_numpy(np.float64))
     cfg = pair.cfg
     if cfg.cleanlab_folds:
         heldout = load_heldout(cfg)

@@ -29,6 +29,13 @@ from .scores import softmax
 CLEANLAB_SUBSET = "issues-removed"   # phase 2's method cleanlab: full data minus cleanlab's label issues
 
 
+def likely_mislabelled(h: np.ndarray, aum: np.ndarray) -> np.ndarray:
+    """Rows no run got right in every epoch (H = 0) whose runs, on average over every recorded check, put another
+    class above their label (AUM < 0): the candidate list of likely mislabelled rows (``hscore.analysis.noise``
+    measures its precision on planted noise)."""
+    return (np.asarray(h) == 0) & (np.asarray(aum, dtype=np.float64) < 0)
+
+
 def out_of_sample_probs(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
     """The [n, C] probabilities of every row from the folds' ``(positions, probs)``; each row exactly once."""
     probs = None

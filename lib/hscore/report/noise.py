@@ -100,22 +100,6 @@ def sentences(m: dict) -> list[str]:
                      f"flags {int(cv['flagged'])}: {_pr(cv)}")
         out.append(text + ".")
         first = first or (rate, table)
-    for rate, r in m["rates"].items():
-        if rate == 0 or r["detection"].empty:
-            continue
-        table = r["detection"].set_index("detector")
-        best = table["AUROC"].idxmax()
-        named = "H" if best == noise.H_ZERO else best
-        free = table.loc[noise.CLEANLAB_FREE] if noise.CLEANLAB_FREE in table.index else None
-        text = f"At {rate:.0%}, ranked by each score, the best AUROC is {named}'s ({_ci(table.loc[best], 'AUROC', 2)})"
-        if best != noise.H_ZERO:
-            text += f"; H's is {table.loc[noise.H_ZERO, 'AUROC']:.2f}"
-        if noise.CLEANLAB_CV in table.index:
-            text += f", cross-validated cleanlab's {table.loc[noise.CLEANLAB_CV, 'AUROC']:.2f}"
-        if free is not None:
-            text += (f"; cleanlab on the scoring runs' first-epoch probabilities (no run more) flags "
-                     f"{int(free['flagged'])} with {_pr(free)}, AUROC {free['AUROC']:.2f}")
-        out.append(text + ".")
     growth = m["growth"]
     effects = {rate: r["effects"].set_index("method") for rate, r in m["rates"].items() if not r["effects"].empty}
     if effects:
@@ -133,6 +117,22 @@ def sentences(m: dict) -> list[str]:
             if parts:
                 out.append(f"{METHOD_LABELS[method][0].upper() + METHOD_LABELS[method][1:]} against full data: "
                            + ", ".join(parts) + ".")
+    for rate, r in m["rates"].items():
+        if rate == 0 or r["detection"].empty:
+            continue
+        table = r["detection"].set_index("detector")
+        best = table["AUROC"].idxmax()
+        named = "H" if best == noise.H_ZERO else best
+        free = table.loc[noise.CLEANLAB_FREE] if noise.CLEANLAB_FREE in table.index else None
+        text = f"At {rate:.0%}, ranked by each score, the best AUROC is {named}'s ({_ci(table.loc[best], 'AUROC', 2)})"
+        if best != noise.H_ZERO:
+            text += f"; H's is {table.loc[noise.H_ZERO, 'AUROC']:.2f}"
+        if noise.CLEANLAB_CV in table.index:
+            text += f", cross-validated cleanlab's {table.loc[noise.CLEANLAB_CV, 'AUROC']:.2f}"
+        if free is not None:
+            text += (f"; cleanlab on the scoring runs' first-epoch probabilities (no run more) flags "
+                     f"{int(free['flagged'])} with {_pr(free)}, AUROC {free['AUROC']:.2f}")
+        out.append(text + ".")
     if first is not None:
         rate, table = first
         h = table.loc[noise.H_ZERO]
@@ -222,6 +222,14 @@ def show_pr(m: dict) -> None:
          "Precision-recall curves of each detector of flipped labels, one panel per noise rate.")
 
 
+def _per_rate(m: dict, key: str, shown, what: str) -> None:
+    """For each rate with a ``key`` table: a line saying what it holds, then the table as ``shown`` makes it."""
+    for rate, r in m["rates"].items():
+        if not r[key].empty:
+            display(Markdown(f"**{rate:.0%}** ({r['pair'].cfg.task}) {what}"))
+            display(shown(r[key]))
+
+
 def show_noise(profile: str) -> None:
     m = measured(profile)
     if m is None:
@@ -232,14 +240,10 @@ def show_noise(profile: str) -> None:
         return
     display(Markdown("\n".join(f"- {line}" for line in sentences(m))))
     display(Markdown("### Finding the flipped rows"))
-    for rate, r in m["rates"].items():
-        if r["detection"].empty:
-            continue
-        display(Markdown(f"**{rate:.0%} of the training labels flipped** ({r['pair'].cfg.task}): each detector's rows "
-                         "flagged, the share of them that are flipped (precision), the share of flipped rows among "
-                         "them (recall) and AUROC of its ranking; 95% intervals from 1,000 bootstrap samples of the "
-                         "training rows. The scores flag as many rows as H = 0 does."))
-        display(detection_display(r["detection"]))
+    _per_rate(m, "detection", detection_display,
+              "of the training labels flipped: each detector's rows flagged, the share of them that are flipped "
+              "(precision), the share of flipped rows among them (recall) and AUROC of its ranking; 95% intervals "
+              "from 1,000 bootstrap samples of the training rows. The scores flag as many rows as H = 0 does.")
     show_pr(m)
     display(Markdown("### What each costs"))
     display(pd.DataFrame({f"{rate:.0%}": {"scoring runs (every score but cleanlab's cross-validation)":
@@ -248,13 +252,9 @@ def show_noise(profile: str) -> None:
                                                                           f"{r['cost']['fold seconds']:.0f} s"}
                           for rate, r in m["rates"].items()}))
     display(Markdown("### Training on what is left"))
-    for rate, r in m["rates"].items():
-        if r["effects"].empty:
-            continue
-        display(Markdown(f"**{rate:.0%} flipped**: each training set against full (noisy) data at the same seeds, "
-                         "accuracy on the clean validation set; 95% intervals from a paired bootstrap over seeds and "
-                         "validation examples."))
-        display(effects_display(r["effects"]))
+    _per_rate(m, "effects", effects_display,
+              "flipped: each training set against full (noisy) data at the same seeds, accuracy on the clean "
+              "validation set; 95% intervals from a paired bootstrap over seeds and validation examples.")
     if not m["growth"].empty:
         display(Markdown("**Does the ticket's gain grow with the noise?** Its gain over full data at each rate minus "
                          "its gain at the lowest rate (the validation set is the same):"))

@@ -201,12 +201,18 @@ def test_a_noise_profile_runs_end_to_end_and_its_chapter_executes(study_file, re
         assert table.loc[noise.H_ZERO, "precision"] == pytest.approx(100 * truth[zero].mean())
     assert table.loc[noise.CLEANLAB_CV, "flagged"] == issues
     assert {"confidence", "forgetting", "AUM", "EL2N", noise.CLEANLAB_FREE} <= set(table.index)
+    where = noise.flipped_by_h(noisy)
+    h = noisy.scores()["h"].to_numpy()
+    assert where == {"flipped": 12, "H = 0": int((truth & (h == 0)).sum()), "H = R": int((truth & (h == 3)).sum()),
+                     "ticket": int((truth & (h > 0) & (h < 3)).sum())}
     assert noise.detection(clean).empty and noise.noise_rate(clean.cfg) == 0
     assert set(noise.effects(noisy)["method"]) == {"hscore", "random", "cleanlab"}
     ((title, lines),) = chapter.answer("tiny-noise")
     assert title == "tiny-bert on rotten_tomatoes at 0%, 30% flipped labels"
     assert lines[0].startswith(f"At 30% flipped labels (12 of 40), H = 0 flags {zero.sum()} rows: precision ")
-    assert any("the gain at 30% minus the gain at 0%" in line for line in lines)
+    assert any("its gain at 30% minus its gain at 0%" in line for line in lines)
+    assert any(line.startswith("What the paper's rule drops at 30% noise: ") for line in lines)
+    assert lines[-1].startswith("Rows with H = 0 whose runs put another class above their label on average")
     out = execute_notebook("noise", results_dir.parent / "noise.ipynb", {"profile": "tiny-noise"})
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])

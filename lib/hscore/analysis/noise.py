@@ -163,6 +163,16 @@ def _metrics(flags: np.ndarray, score: np.ndarray, noisy: np.ndarray) -> tuple[f
     return precision, recall, auroc(score, noisy)
 
 
+def flipped_by_h(pair) -> dict:
+    """Where the flipped rows are: how many have H = 0 (dropped as hard), 1 <= H <= R-1 (kept in the winning
+    ticket) and H = R (dropped as easy: the runs learned the flipped label from the first epoch)."""
+    scores = pair.scores()
+    noisy = flipped_rows(pair.cfg, scores)
+    h, runs = scores["h"].to_numpy(), pair.cfg.runs
+    return {"flipped": int(noisy.sum()), "H = 0": int((noisy & (h == 0)).sum()),
+            "ticket": int((noisy & (h > 0) & (h < runs)).sum()), "H = R": int((noisy & (h == runs)).sum())}
+
+
 def false_flags(pair) -> pd.DataFrame:
     """Without planted noise: how many rows each detector flags (all of them clean labels, as far as anyone
     knows: the data's own noise is unknown)."""

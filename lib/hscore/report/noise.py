@@ -18,10 +18,11 @@ from .. import config
 from ..analysis import noise
 from ..analysis.scaling import data_of
 from ..analysis.tables import METHOD_LABELS
+from ..data import get_task
 from ..study.results import PairResults
 from .plots import show
 
-SUPPORT = 50.0   # a listing of likely mislabelled rows is offered when its precision at 10% noise is at least this (%)
+SUPPORT = 50.0   # the precision at 10% noise (%) a list of likely mislabelled rows needs before users are shown one
 STYLE = {noise.H_ZERO: ("#c0392b", "-"), "confidence": ("#e67e22", "--"), "forgetting": ("#7f8c8d", ":"),
          "AUM": ("#16a085", "-."), "EL2N": ("#8e44ad", "--"), "EL2N (train step)": ("#8e44ad", ":"),
          noise.LIKELY_MISLABELLED: ("#c0392b", ":"), noise.CLEANLAB_CV: ("#2471a3", "-"),
@@ -49,7 +50,8 @@ def measured(profile: str) -> dict | None:
     for pair in pairs:
         rate = noise.noise_rate(pair.cfg)
         rates[rate] = {"pair": pair, "detection": noise.detection(pair), "effects": noise.effects(pair),
-                       "cost": noise.cost(pair), "flags": noise.false_flags(pair) if rate == 0 else None}
+                       "cost": noise.cost(pair), "flags": noise.false_flags(pair) if rate == 0 else None,
+                       "where": noise.flipped_by_h(pair) if rate > 0 else None}
     return {"rates": rates, "growth": noise.growth(pairs)}
 
 
@@ -68,8 +70,8 @@ def _gain(row) -> str:
 
 def listing(m: dict) -> dict | None:
     """The candidate listing of likely mislabelled rows (``noise.LIKELY_MISLABELLED``) as measured at 10% noise
-    (else the lowest planted rate): rate, rows listed, precision with its interval, and whether it is offered
-    (precision >= ``SUPPORT``)."""
+    (else the nearest planted rate): rate, rows listed, precision with its interval, and whether it meets the bar
+    for showing it to users (precision >= ``SUPPORT``)."""
     noisy = sorted(r for r in m["rates"] if r > 0)
     if not noisy:
         return None
@@ -84,7 +86,6 @@ def listing(m: dict) -> dict | None:
 def sentences(m: dict) -> list[str]:
     """The chapter's computed sentences, most important first."""
     out = []
-    first = None
     for rate, r in m["rates"].items():
         if rate == 0 or r["detection"].empty:
             continue
@@ -99,24 +100,23 @@ def sentences(m: dict) -> list[str]:
                      f"{r['cost']['scoring seconds']:.0f} s) "
                      f"flags {int(cv['flagged'])}: {_pr(cv)}")
         out.append(text + ".")
-        first = first or (rate, table)
     growth = m["growth"]
     effects = {rate: r["effects"].set_index("method") for rate, r in m["rates"].items() if not r["effects"].empty}
     if effects:
         parts = [f"{_gain(e.loc['hscore'])} at {rate:.0%}" for rate, e in effects.items() if "hscore" in e.index]
-        text = "Trained on, the winning ticket against full (noisy) data: " + ", ".join(parts)
+        text = "Training on the winning ticket instead of full (noisy) data: " + ", ".join(parts)
         if not growth.empty:
             top = growth.iloc[-1]
             grows = top["verdict"] == "higher"
-            text += (f"; the gain at {top['rate']:.0%} minus the gain at {top['base rate']:.0%} is {_gain(top)}: "
+            text += (f"; its gain at {top['rate']:.0%} minus its gain at {top['base rate']:.0%} is {_gain(top)}: "
                      + ("it grows with the noise, as Dohmatob et al. (2025) predict for pruning under bad labels"
                         if grows else "it does not grow measurably with the noise at this size"))
         out.append(text + f" ({_seeds(effects)}).")
-        for method in ("cleanlab", "random"):
+        for method, named in (("cleanlab", "full data minus cleanlab's issues"),
+                              ("random", "random subsets of the ticket's size")):
             parts = [f"{_gain(e.loc[method])} at {rate:.0%}" for rate, e in effects.items() if method in e.index]
             if parts:
-                out.append(f"{METHOD_LABELS[method][0].upper() + METHOD_LABELS[method][1:]} against full data: "
-                           + ", ".join(parts) + ".")
+                out.append(f"Training on {named} instead: " + ", ".join(parts) + ".")
     for rate, r in m["rates"].items():
         if rate == 0 or r["detection"].empty:
             continue
@@ -133,12 +133,25 @@ def sentences(m: dict) -> list[str]:
             text += (f"; cleanlab on the scoring runs' first-epoch probabilities (no run more) flags "
                      f"{int(free['flagged'])} with {_pr(free)}, AUROC {free['AUROC']:.2f}")
         out.append(text + ".")
-    if first is not None:
-        rate, table = first
-        h = table.loc[noise.H_ZERO]
-        out.append(f"What the paper's rule drops: at {rate:.0%} noise {h['precision']:.0f}% of the H = 0 rows are "
-                   f"flipped labels and the rest ({100 - h['precision']:.0f}%) are clean rows the runs never learned; "
-                   f"H = 0 holds {h['recall']:.0f}% of the flipped rows, the others are kept in the ticket.")
+    for rate, r in m["rates"].items():
+        if r["where"] is None or r["detection"].empty:
+            continue
+        h, where, runs = r["detection"].set_index("detector").loc[noise.H_ZERO], r["where"], r["pair"].cfg.runs
+        out.append(f"What the paper's rule drops at {rate:.0%} noise: {h['precision']:.0f}% of the H = 0 rows are "
+                   f"flipped labels and {100 - h['precision']:.0f}% clean rows the runs never learned; of the "
+                   f"{where['flipped']} flipped rows, {where['H = 0']} have H = 0 (dropped), {where['ticket']} stay in "
+                   f"the winning ticket and {where['H = R']} have H = {runs} (dropped as easy: every run learned the "
+                   "flipped label from the first epoch).")
+    dropped = [(rate, r["where"]["H = 0"], int(r["detection"].set_index("detector").loc[noise.H_ZERO, "flagged"]))
+               for rate, r in m["rates"].items() if r["where"] is not None and not r["detection"].empty]
+    if dropped:
+        more_clean = all(flagged - hit > hit for _, hit, flagged in dropped)
+        out.append("For the paper's choice to drop H = 0: with the flipped rows it drops ("
+                   + ", ".join(f"{hit} at {rate:.0%}" for rate, hit, _ in dropped) + ") go "
+                   + ("more" if more_clean else "fewer") + " correct rows ("
+                   + ", ".join(f"{flagged - hit}" for _, hit, flagged in dropped) + "): "
+                   + ("at this scale it drops the hard rows that noise falls among, not the noise alone"
+                      if more_clean else "at this scale it drops mostly noise") + ".")
     clean = m["rates"].get(0.0)
     if clean is not None and clean["flags"] is not None:
         flags = clean["flags"].set_index("detector")["flagged"]
@@ -147,10 +160,11 @@ def sentences(m: dict) -> list[str]:
                    + " (the data's own label errors are unknown, so their precision cannot be measured there).")
     offer = listing(m)
     if offer is not None:
-        verdict = (f"at least {SUPPORT:.0f}%, so `hscore select` and `hscore prune` list these rows as likely "
-                   "mislabelled, with this precision beside the list" if offer["offered"] else
-                   f"below {SUPPORT:.0f}%: most listed rows would be clean, so `hscore select` and `hscore prune` "
-                   "do not list likely mislabelled rows")
+        verdict = (f"at least {SUPPORT:.0f}%, the bar for listing them to users, which hscore does not do yet (this "
+                   "measurement is the first to meet it)" if offer["offered"] else
+                   f"below the {SUPPORT:.0f}% a list for users needs: {100 - offer['precision']:.0f}% of the listed "
+                   "rows would be correct labels, so `hscore select` and `hscore prune` list none (the scores table "
+                   "has H and AUM for anyone who wants to look)")
         out.append(f"Rows with H = 0 whose runs put another class above their label on average (AUM < 0): at "
                    f"{offer['rate']:.0%} noise {offer['listed']} rows, precision {offer['precision']:.0f}% (95% CI "
                    f"{offer['low']:.0f} to {offer['high']:.0f}), recall {offer['recall']:.0f}%; {verdict}.")
@@ -214,7 +228,8 @@ def show_pr(m: dict) -> None:
         ax.axhline(100 * rate, color="#7b7d7d", linestyle=":", linewidth=1)
         ax.set(title=f"{rate:.0%} of labels flipped", xlabel="recall of flipped rows (%)", xlim=(0, 100), ylim=(0, 100))
     axes[0][0].set_ylabel("precision (%)")
-    axes[0][-1].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="upper center", ncol=4, bbox_to_anchor=(0.5, 0.0), frameon=False)
     show(fig, "Precision against recall of the flipped rows, for each score ranked from likeliest flipped down. "
               "Points: the rows H = 0 flags (circle) and cleanlab flags, cross-validated (square) and on the "
               "first-epoch probabilities (triangle). The dotted line is the planted rate, the precision of a random "
@@ -240,10 +255,13 @@ def show_noise(profile: str) -> None:
         return
     display(Markdown("\n".join(f"- {line}" for line in sentences(m))))
     display(Markdown("### Finding the flipped rows"))
+    binary = all(get_task(r["pair"].cfg.task, r["pair"].cfg.declared).num_labels == 2 for r in m["rates"].values())
     _per_rate(m, "detection", detection_display,
               "of the training labels flipped: each detector's rows flagged, the share of them that are flipped "
               "(precision), the share of flipped rows among them (recall) and AUROC of its ranking; 95% intervals "
-              "from 1,000 bootstrap samples of the training rows. The scores flag as many rows as H = 0 does.")
+              "from 1,000 bootstrap samples of the training rows. The scores flag as many rows as H = 0 does"
+              + ("; with two classes AUM is 2 x the gold probability - 1 at every check, so it ranks as confidence "
+                 "does." if binary else "."))
     show_pr(m)
     display(Markdown("### What each costs"))
     display(pd.DataFrame({f"{rate:.0%}": {"scoring runs (every score but cleanlab's cross-validation)":

@@ -91,14 +91,19 @@ def test_an_unknown_kind_is_one_line_before_training(study_file, tmp_path, capsy
 
 
 def test_a_kind_found_by_its_entry_point(tmp_path, monkeypatch):
-    """A package that ships a kind declares it as an entry point; every process finds it by name."""
+    """A package that ships a kind declares it as an entry point of the group the book names; every process
+    finds it by name."""
+    from hscore import paths
+
+    assert f"an entry point of the group `{kinds.ENTRY_POINTS}`" in " ".join((paths.book_dir() / "package.md")
+                                                                             .read_text().split())
     (tmp_path / "demo_kind.py").write_text(
         "from hscore.engine.kinds.classification import Classification\n\n"
         "class Demo(Classification):\n    name = 'demo_entry_kind'\n")
     info = tmp_path / "demo_kind-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-kind\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[hscore.kinds]\ndemo_entry_kind = demo_kind:Demo\n")
+    (info / "entry_points.txt").write_text(f"[{kinds.ENTRY_POINTS}]\ndemo_entry_kind = demo_kind:Demo\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     kinds.KINDS.pop("demo_entry_kind", None)
     try:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hscore.errors import ConfigError
-from hscore.pruning.subsets import SubsetSpec, ambiguous_subset, hscore_subset, random_subset, subset_family
+from hscore.pruning.subsets import SubsetSpec, highest, hscore_subset, random_subset, subset_family
 
 # The removed H values of the seven subsets the official phase2.sh trains on for R = 6.
 PAPER_REMOVED = [(0, 6), (0, 1, 6), (0, 1, 2, 6), (0, 1, 2, 3, 6), (0, 1, 5, 6), (0, 1, 2, 3, 4, 6),
@@ -101,12 +101,12 @@ def test_random_subset_sizes_are_nested_prefixes():
     assert random_subset(80, 80, 3).tolist() == list(range(80))
 
 
-def test_ambiguous_subset_takes_the_most_variable_by_hand():
+def test_the_ambiguous_baselines_rule_takes_the_most_variable_by_hand():
     var = np.array([0.1, 0.5, 0.3, 0.5, 0.0, 0.4])
-    assert ambiguous_subset(var, 3).tolist() == [1, 3, 5]      # 0.5, 0.5, 0.4
-    assert ambiguous_subset(var, 4).tolist() == [1, 2, 3, 5]   # ... and 0.3
-    assert ambiguous_subset(var, 1).tolist() == [1]            # a tie keeps training-split order
-    assert ambiguous_subset(var, 0).tolist() == []
+    assert highest(var, 3).tolist() == [1, 3, 5]      # 0.5, 0.5, 0.4
+    assert highest(var, 4).tolist() == [1, 2, 3, 5]   # ... and 0.3
+    assert highest(var, 1).tolist() == [1]            # a tie keeps training-split order
+    assert highest(var, 0).tolist() == []
 
 
 def test_class_balance_and_one_warning_per_class_that_falls_away():

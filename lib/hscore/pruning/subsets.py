@@ -149,11 +149,6 @@ def highest_per_class(values: np.ndarray, labels: np.ndarray, size: int, seed: i
     return np.sort(np.concatenate(chosen).astype(np.int64)) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def ambiguous_subset(variability: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` most variable examples (Dataset Cartography's ambiguous region)."""
-    return highest(variability, size)
-
-
 CCS_STRATA = 50   # core/data/Coreset.py stratified_sampling: ``stratas = 50``, fixed
 CCS_HARD_CUT = {0.8: 0.2, 0.9: 0.3}
 """The hard-cut ratio beta (``--mis-ratio``) of the authors' README commands, by pruning rate:

@@ -221,7 +221,7 @@ def _select(args) -> None:
 
 def _findings(args) -> None:
     from .analysis.findings import claims, finding_lines, overall, profile_findings
-    from .report.display import question_answers, question_markdown, write_front_page_findings
+    from .report.front import question_answers, question_markdown, write_front_page_findings
 
     answers = question_answers(args.profile)   # a profile that asks a question: its chapters' sentences
     if answers is not None:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .split import Split
 
 if TYPE_CHECKING:
-    from .declared import TaskSpec
     from .noise import LabelNoise
+
+
+class Declaration(Protocol):
+    """What a task keeps of its declaration as data (``hscore.data.declared.TaskSpec``, which imports this
+    module to build its tasks): what a run's result depends on in it."""
+
+    def identity(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Task:
     load: Callable[[int], dict[str, Split]]  # data_seed -> {"train": ..., each eval split: ...}
     source: str                              # where the data comes from, for the book
     eval_options: dict = field(default_factory=dict)  # kind-specific evaluation options (QA: null_answers)
-    declared: TaskSpec | None = None         # the declaration of a task declared as data (hscore.data.declared)
+    declared: Declaration | None = None      # the declaration of a task declared as data (hscore.data.declared)
     missing: Callable[[], str] | None = None  # '' when its data can be had, else one line saying what it needs;
                                               # cheap, asked before anything trains (None: not checkable)
     label_noise: LabelNoise | None = None    # a share of the training labels flipped after the cap (hscore.data.noise)

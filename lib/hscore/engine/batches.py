@@ -9,7 +9,7 @@ import contextlib
 import numpy as np
 import torch
 
-from .kinds.base import Features, StepOutputs
+from .kinds.features import Features, StepOutputs
 
 
 def as_targets(targets: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -217,7 +217,8 @@ def write_landing(profile: str) -> Path:
     """``book/_landing.md``, which the landing page includes: the answer of every profile in the book
     (findings, limits, claims; ``display.findings_markdown``), then what the book holds, both computed
     from the results and the table of contents."""
-    from .display import findings_markdown, question_markdown  # here: display loads matplotlib
+    from .display import findings_markdown  # here: display loads matplotlib
+    from .front import question_markdown
 
     profiles = book_profiles(profile)
     lines = []

@@ -45,6 +45,10 @@ RUN_FILE = "dynamics.npz"      # a scoring run's training dynamics (hscore.dynam
 KEYS_FILE = "example_keys.json"     # beside a recorded run's dynamics.npz when its example ids are strings
 ROW_HASHES_FILE = "row_hashes.npz"   # beside a recorded run's dynamics.npz: per column, a hash of every training row
 METRICS_FILE = "metrics.json"  # a phase-2 run's evaluation scores
+ORDERS_FILE = "epoch_orders.npz"    # beside a recorded run's dynamics.npz: the order of every epoch (the Trainer
+                                    # reshuffles; hscore.engine.recorder)
+RUNS_FILE = "runs.json"             # beside hscore select's files: the runs stacked, in order, and the notes
+REPORT_FILE = "report.md"           # hscore prune's report, beside its scores table and subsets (pruned/)
 PREDICTIONS_FILE = "predictions.npz"  # a run's per-example evaluation ("split|field" -> array; hscore.study.results)
 STUDY_FILE = REPO / "study.yaml"
 NOTEBOOKS = REPO / "notebooks"

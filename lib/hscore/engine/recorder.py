@@ -97,14 +97,13 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 from ..dynamics import RunDynamics
 from ..errors import HScoreError
 from ..files import array_fingerprint, atomic_save_npz, atomic_write_json, dataset_row_hashes, row_hashes
-from ..paths import KEYS_FILE, ROW_HASHES_FILE, RUN_FILE
+from ..paths import KEYS_FILE, ORDERS_FILE, ROW_HASHES_FILE, RUN_FILE
 from ..records import finish_step
 from .device import describe_device, versions
 from .kinds import TaskKind, get_kind
 
 POSITION = "__hscore_row__"        # the batch key that carries each row's position in the training set
 CHECKPOINT_DIR = "hscore_dynamics"  # inside a Trainer checkpoint folder: the records up to that step
-ORDERS_FILE = "epoch_orders.npz"    # beside dynamics.npz: the order of every epoch (the Trainer reshuffles)
 
 # Where each kind's targets are, in the training set and in a collated batch (first name present wins).
 # ``DataCollatorWithPadding`` and ``default_data_collator`` rename ``label`` to ``labels``.

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import paths
 from ..analysis.tables import comparison_table, tradeoff_table
 from ..config import ConfigError, PairConfig
 from ..data import BUILTIN, TaskSpec, get_task, pair_splits, parse_spec
@@ -149,7 +150,7 @@ def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list
     clash = [c for c in extra.columns if c in original.columns]
     notes = [f"the data already has a column {c!r}: the score is written as 'hscore_{c}'" for c in clash]
     texts = task.declared.text_columns if task.declared is not None else []
-    atomic_write_parquet(out / "scores.parquet", pd.concat(
+    atomic_write_parquet(out / paths.SCORES_FILE, pd.concat(
         [numbers_as_numbers(original, texts), extra.rename(columns=lambda c: f"hscore_{c}" if c in clash else c)],
         axis=1))
     files = []
@@ -187,7 +188,7 @@ def write_pruned(pair: PairResults, out: Path | None = None) -> tuple[Path, list
         lines += [f"**A class falls below {UNDER_SHARE:.0%} of its share:** " + "; ".join(under)
                   + " (`class_floor: 0.5` in study.yaml keeps every class at half its share or more).", ""]
     lines += phase2_section(pair)
-    atomic_write_bytes(out / "report.md", "\n".join(lines).encode())
+    atomic_write_bytes(out / paths.REPORT_FILE, "\n".join(lines).encode())
     return out, notes, under
 
 

@@ -58,7 +58,6 @@ from ..records import STEP_FILE, finish_step, read_record, verify
 from . import selection
 from .run import SELECT_CODE
 
-RUNS_FILE = "runs.json"           # beside the select files: the runs stacked, in order, and the notes
 TICKET = "winning_ticket"         # the subset name that means the winning ticket, whatever R is
 PREFIX = "hscore_"                # the columns to_dataset adds: hscore_h, ..., hscore_winning_ticket
 LABEL_COLUMNS = ("labels", "label", "label_ids")   # a dataset's label column, first present (the recorder's names)
@@ -392,11 +391,11 @@ class Selected:
         folder = Path(folder)
         start = time.perf_counter()
         files = selection.write(folder, self.selection)
-        atomic_write_json(folder / RUNS_FILE, {"runs": [str(r.folder) for r in self.runs],
+        atomic_write_json(folder / paths.RUNS_FILE, {"runs": [str(r.folder) for r in self.runs],
                                                "seeds": [r.seed for r in self.runs], "notes": self.notes})
         identity = {"stage": "select", **plain(self.settings),
                     "runs": [r.record.get("identity_hash") for r in self.runs], "code": SELECT_CODE}
-        finish_step(folder, identity, [*files, RUNS_FILE],
+        finish_step(folder, identity, [*files, paths.RUNS_FILE],
                     {"wall_seconds": round(time.perf_counter() - start, 3),
                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         return folder

@@ -20,6 +20,16 @@ def test_every_profile_resolves(study):
         assert config.describe(profile, study)
 
 
+def test_a_profile_with_its_own_pairs_and_no_description_says_whose_settings_it_takes(study):
+    import copy
+
+    mine = copy.deepcopy(study)
+    mine["profiles"]["mine"] = {"extends": "noise", "pairs": [{"model": "minilm", "task": "bbc_news"}]}
+    mine["profiles"]["same"] = {"extends": "noise", "settings": {"eval_cap": 100}}
+    assert config.describe("mine", mine).startswith("Its own pairs, with the settings of noise: What does H = 0 hold?")
+    assert config.describe("same", mine) == config.describe("noise", mine)      # its pairs too: its words
+
+
 def test_pairs_in_study_order(study):
     assert config.pairs("default", study) == [("minilm", "rotten_tomatoes"), ("minilm", "bbc_news")]
     paper_tasks = ("mnli", "sst2", "snli", "squad_v2", "race")

@@ -77,7 +77,7 @@ def test_label_noise_declarations_and_their_mistakes(tmp_path):
     for bad, said in (({"rate": 1.5}, "label_noise.rate"), ({"rate": 0.1, "sed": 1}, "label_noise.sed")):
         with pytest.raises(ConfigError, match=said):
             parse_task("x", {"data_of": "rotten_tomatoes", "label_noise": bad})
-    with pytest.raises(ConfigError, match="squad_dev_sample is a extractive_qa task"):
+    with pytest.raises(ConfigError, match="squad_dev_sample is a task of kind extractive_qa"):
         parse_task("x", {"data_of": "squad_dev_sample", "label_noise": {"rate": 0.1}})
     (tmp_path / "d.csv").write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(60)))
     spec = parse_task("mine", {"file": "d.csv", "text": "text", "label": "label",

@@ -130,8 +130,8 @@ def _show_plan(plan) -> None:
     for cfg in plan.configs:
         runs = board.pairs[cfg.pair]
         states: dict[str, dict[str, int]] = {}
-        for run in runs.runs.values():
-            by_state = states.setdefault(run.step.stage, {})
+        for run in runs.runs.values():   # cleanlab's cross-validation runs apart from the scoring runs
+            by_state = states.setdefault("crossval" if run.step.fold is not None else run.step.stage, {})
             by_state[run.state] = by_state.get(run.state, 0) + 1
         parts = [f"{stage} {sum(n.values())} ({', '.join(f'{v} {k}' for k, v in sorted(n.items()))})"
                  for stage, n in states.items()]

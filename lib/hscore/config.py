@@ -444,7 +444,11 @@ def _profile(study: dict, profile: str) -> dict:
     chain = _chain(study, profile)
     out = {"description": "", "settings": {}, "cluster": {}, "pairs": None, "layers": []}
     for name, entry in chain:
-        out["description"] = entry.get("description") or out["description"]
+        if entry.get("description"):
+            out["description"] = entry["description"]
+        elif entry.get("pairs") and out["description"]:   # its own pairs, another profile's words: say whose
+            out["description"] = f"Its own pairs, with the settings of {chain[chain.index((name, entry)) - 1][0]}: " \
+                                 + " ".join(out["description"].split())
         out["cluster"] = {**out["cluster"], **(entry.get("cluster") or {})}
         out["pairs"] = entry.get("pairs") or out["pairs"]
         out["layers"].append((name, entry.get("settings")))

@@ -146,8 +146,8 @@ def parse_spec(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec:
     try:
         return TaskSpec.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or name}: {err['msg'].removeprefix('Value error, ')}"
-                             for err in e.errors())
+        problems = "; ".join(("" if not err["loc"] else ".".join(map(str, err["loc"])) + ": ")
+                             + err["msg"].removeprefix("Value error, ") for err in e.errors())
         raise ConfigError(f"tasks.{name}: {problems}") from None
 
 

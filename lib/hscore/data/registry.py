@@ -123,8 +123,8 @@ def parse_task(name: str, raw: Any, base_dir: Path | str = ".") -> TaskSpec | Ta
                           f"{', '.join(BUILTIN)}")
     labels = BUILTIN[alias.data_of].label_names
     if alias.label_noise is not None and BUILTIN[alias.data_of].kind != "classification":
-        raise ConfigError(f"tasks.{name}: label_noise flips class labels, and {alias.data_of} is a "
-                          f"{BUILTIN[alias.data_of].kind} task; use it on a classification task")
+        raise ConfigError(f"tasks.{name}: label_noise flips class labels, and {alias.data_of} is a task of kind "
+                          f"{BUILTIN[alias.data_of].kind}; use it on a classification task")
     for label, share in (alias.class_shares or {}).items():
         if not 0 <= label < len(labels) or not 0 < share < 1:
             raise ConfigError(f"tasks.{name}: class_shares {{{label}: {share}}} needs a label of {alias.data_of} "

@@ -54,6 +54,16 @@ class Baseline:
     color: str = "#7f8c8d"
     marker: str = "o"
 
+    def unmet(self, logits: bool, eval_pass: bool, epochs: int) -> str:
+        """'' when scoring runs that kept logits (``logits``), recorded the eval pass (``eval_pass``) and ran
+        ``epochs`` epochs give this baseline its score; else what is missing: ``"logits"``, ``"eval_pass"`` or
+        ``"epochs"`` (the one check of the plan and of ``hscore select``, each saying it in its own words)."""
+        if self.needs_logits and not logits:
+            return "logits"
+        if self.needs_eval_pass and not eval_pass:
+            return "eval_pass"
+        return "epochs" if epochs < self.min_epochs else ""
+
 
 def _highest(column: str):
     return lambda scores, size, seed: highest(scores[column].to_numpy(), size, seed)

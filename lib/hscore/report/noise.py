@@ -112,6 +112,11 @@ def sentences(m: dict) -> list[str]:
                      + ("it grows with the noise, as Dohmatob et al. (2025) predict for pruning under bad labels"
                         if grows else "it does not grow measurably with the noise at this size"))
         out.append(text + f" ({_seeds(effects)}).")
+        for rate, r in m["rates"].items():
+            lost = lost_classes(r["pair"])
+            if lost:
+                out.append(f"At {rate:.0%} the winning ticket keeps no example of class {', '.join(map(repr, lost))}: "
+                           "its score there measures that loss as much as the noise.")
         for method, named in (("cleanlab", "full data minus cleanlab's issues"),
                               ("random", "random subsets of the ticket's size")):
             parts = [f"{_gain(e.loc[method])} at {rate:.0%}" for rate, e in effects.items() if method in e.index]
@@ -160,8 +165,8 @@ def sentences(m: dict) -> list[str]:
                    + " (the data's own label errors are unknown, so their precision cannot be measured there).")
     offer = listing(m)
     if offer is not None:
-        verdict = (f"at least {SUPPORT:.0f}%, the bar for listing them to users, which hscore does not do yet (this "
-                   "measurement is the first to meet it)" if offer["offered"] else
+        verdict = (f"at least {SUPPORT:.0f}%, the bar a list for users needs; hscore lists none (the bar was not met "
+                   "where it was first measured, the noise profile)" if offer["offered"] else
                    f"below the {SUPPORT:.0f}% a list for users needs: {100 - offer['precision']:.0f}% of the listed "
                    "rows would be correct labels, so `hscore select` and `hscore prune` list none (the scores table "
                    "has H and AUM for anyone who wants to look)")
@@ -171,10 +176,20 @@ def sentences(m: dict) -> list[str]:
     return out
 
 
+def lost_classes(pair: PairResults) -> list[str]:
+    """The classes of the training set the pair's winning ticket keeps no example of."""
+    labels = pair.scores()["label"].to_numpy()
+    ticket = pair.subsets().positions("hscore", pair.subsets().winning_ticket.name, 0)
+    names = get_task(pair.cfg.task, pair.cfg.declared).label_names
+    return [names[c] for c in sorted(set(labels.tolist()) - set(labels[ticket].tolist()))]
+
+
 def _seeds(effects: dict) -> str:
     e = next(iter(effects.values())).iloc[0]
     seeds = int(e["seeds"])
-    return f"{e['split']}, {seeds} seed{'s' if seeds > 1 else ''} x {int(e['examples'])} examples, paired bootstrap"
+    return (f"{e['split']}, {seeds} seed{'s' if seeds > 1 else ''} x {int(e['examples'])} examples, paired bootstrap"
+            + ("; with one seed only the examples are resampled, so the seeds' own noise is not in the interval"
+               if seeds == 1 else ""))
 
 
 def answer(profile: str) -> list[tuple[str, list[str]]]:

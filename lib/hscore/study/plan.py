@@ -287,15 +287,17 @@ def check(cfg: PairConfig) -> None:
     kind.check(cfg)
     for name in cfg.baselines:
         baseline = BASELINES[name]
-        if baseline.needs_logits and (not kind.records_logits or cfg.score_unit == "example"):
+        unmet = baseline.unmet(kind.records_logits and cfg.score_unit != "example", cfg.el2n_epoch is not None,
+                               cfg.phase1.epochs)
+        if unmet == "logits":
             why = "per-example scoring has none" if kind.records_logits else f"the {kind.name} kind keeps none"
             raise ConfigError(f"{where}: baseline {name!r} ranks by recorded logits, and {why}; remove it from this "
                               "pair's baselines in study.yaml")
-        if baseline.needs_eval_pass and cfg.el2n_epoch is None:
+        if unmet == "eval_pass":
             raise ConfigError(f"{where}: baseline {name!r} ranks by an eval pass over the training set that the "
                               "scoring runs record only with el2n_epoch set; set el2n_epoch: 1 (the end of the first "
                               "epoch) in study.yaml, or remove the baseline")
-        if cfg.phase1.epochs < baseline.min_epochs:
+        if unmet == "epochs":
             raise ConfigError(f"{where}: baseline {name!r} needs phase1.epochs >= {baseline.min_epochs} (its score "
                               f"has no value with {cfg.phase1.epochs}); raise the epochs or remove the baseline")
     rows_fixed = kind.name == "classification"   # one row per example, whatever the tokenizer and length

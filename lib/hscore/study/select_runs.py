@@ -423,17 +423,21 @@ def select(run_dirs, *, baselines=("random", "ambiguous"), phase2_seeds=(6666,),
     if class_floor is not None and not 0 < class_floor <= 1:
         raise ConfigError(f"class_floor = {class_floor!r}: the least fraction (0, 1] of its share each class keeps")
     baselines = tuple(baselines)
+    recorded = runs[0].dynamics
     for name in baselines:
-        if get_baseline(name).needs_logits and (runs[0].dynamics.logits.shape[-1] == 0 or score_unit == "example"):
+        baseline = get_baseline(name)
+        unmet = baseline.unmet(recorded.logits.shape[-1] > 0 and score_unit != "example",
+                               recorded.eval_logits.shape[-1] > 0, recorded.correct.shape[0])
+        if unmet == "logits":
             raise ConfigError(f"baseline {name!r} ranks by recorded logits, and these runs "
                               f"{'are scored per example' if score_unit == 'example' else 'kept none'}; leave it out "
                               f"(known: {', '.join(BASELINES)})")
-        if get_baseline(name).needs_eval_pass and runs[0].dynamics.eval_logits.shape[-1] == 0:
+        if unmet == "eval_pass":
             raise ConfigError(f"baseline {name!r} ranks by an eval pass over the training set that these runs did not "
                               "record (the study records it with el2n_epoch); use el2n_train_step, or leave it out")
-        if runs[0].dynamics.correct.shape[0] < get_baseline(name).min_epochs:
-            raise ConfigError(f"baseline {name!r} needs runs of at least {get_baseline(name).min_epochs} epochs, these "
-                              f"have {runs[0].dynamics.correct.shape[0]}; leave it out")
+        if unmet == "epochs":
+            raise ConfigError(f"baseline {name!r} needs runs of at least {baseline.min_epochs} epochs, these "
+                              f"have {recorded.correct.shape[0]}; leave it out")
     if cheaper_ticket is not None and not 0 < cheaper_ticket <= 1:
         raise ConfigError(f"cheaper_ticket = {cheaper_ticket!r}: a Jaccard index in (0, 1], or None")
     seeds = tuple(r.seed if r.seed is not None else i for i, r in enumerate(runs))

@@ -59,3 +59,21 @@ def test_the_cycle_finder_finds_a_ring(tmp_path, monkeypatch):
     (pkg / "d.py").write_text("from . import a\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_cycles("ringpkg") == [["ringpkg.a", "ringpkg.b", "ringpkg.c"]]
+
+
+def test_every_training_set_a_plan_trains_is_named_drawn_and_seeded_by_the_one_registry():
+    """Each phase-2 method of every profile's plan has its label, style and per-seed rule in ``METHODS``, and the
+    tables' labels and the figures' styles are views of it."""
+    from hscore import config
+    from hscore.analysis.tables import METHOD_LABELS
+    from hscore.pruning.baselines import BASELINES
+    from hscore.pruning.methods import METHODS
+    from hscore.report.plots import METHOD_STYLE
+    from hscore.study import plan
+
+    trained = {s.method for profile in config.profiles() for s in plan.build(profile, check_writable=False).steps
+               if s.stage == "finetune"}
+    assert {"full", "hscore", "random", "cleanlab", "floor"} <= trained and trained <= set(METHODS)
+    assert METHOD_LABELS == {m.name: m.label for m in METHODS.values()}
+    assert METHOD_STYLE == {m.name: (m.color, m.marker) for m in METHODS.values() if m.color}
+    assert all(METHODS[b].per_seed == BASELINES[b].per_seed for b in BASELINES)

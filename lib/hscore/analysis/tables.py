@@ -21,14 +21,12 @@ import pandas as pd
 from ..config import PairConfig, profile_configs
 from ..data import get_task
 from ..pruning.baselines import BASELINES
+from ..pruning.methods import METHODS
 from ..pruning.subsets import subset_family
 from ..study.results import PairResults
 from .stats import compare
 
-METHOD_LABELS = {"full": "full data", "hscore": "H-score", **{b.name: b.label for b in BASELINES.values()},
-                 "cheaper": "cheaper ticket", "phase1": "full data (phase-1 runs)",
-                 "moved": "ticket of a changed scoring setting", "equal_steps": "H-score, full data's updates",
-                 "floor": "H-score with class floor", "cleanlab": "full data minus cleanlab's issues"}
+METHOD_LABELS = {m.name: m.label for m in METHODS.values()}   # a view of the one registry
 FULL_COLUMNS = ("full data (phase-1 runs)", "full data (phase-2 settings)")
 
 

@@ -16,12 +16,10 @@ import seaborn as sns
 from IPython.display import HTML, display
 
 from ..analysis.tables import FULL_COLUMNS, METHOD_LABELS, baseline_columns
-from ..pruning.baselines import BASELINES
+from ..pruning.methods import METHODS
 from ..pruning.scores import h_histogram
 
-METHOD_STYLE = {"hscore": ("#c0392b", "o"), **{b.name: (b.color, b.marker) for b in BASELINES.values()},
-                "cheaper": ("#c2185b", "*"), "equal_steps": ("#7d3c98", "P"),
-                "floor": ("#16a085", "X"), "cleanlab": ("#2471a3", "D")}  # colour, marker
+METHOD_STYLE = {m.name: (m.color, m.marker) for m in METHODS.values() if m.color}  # colour, marker: a view of METHODS
 
 
 DPI = 160

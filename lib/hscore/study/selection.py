@@ -29,6 +29,7 @@ from ..pruning.cheaper import cheaper_table, cheapest, h_from, ticket
 from ..pruning.classes import class_floor as floor_of
 from ..pruning.classes import class_warnings
 from ..pruning.label_issues import CLEANLAB_SUBSET, issues, out_of_sample_probs
+from ..pruning.methods import METHODS
 from ..pruning.scores import h_score, scores_table
 from ..pruning.subsets import SubsetSpec, hscore_subset, subset_family
 from ..pruning.variants import most_moved
@@ -95,7 +96,7 @@ class Subsets:
             return np.arange(self.n_full)
         if method == "equal_steps":   # the H-score subset, trained for as many updates as full data
             method = "hscore"
-        per_seed = method not in ("hscore", "cheaper", "moved", "floor", "cleanlab") and get_baseline(method).per_seed
+        per_seed = (METHODS[method] if method in METHODS else get_baseline(method)).per_seed   # unknown: one line
         return self.indices[paths.subset_key(method, subset, seed if per_seed else None)]
 
     def size(self, spec: SubsetSpec) -> int:

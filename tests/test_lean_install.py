@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tests" / "lean_trainer_run.py"
 
 # Distributions of the `study` extra, and the top-level modules only they (and their dependencies) provide.
-STUDY_DISTS = {"papermill", "ipykernel", "jupyter-book", "matplotlib", "seaborn", "submitit"}
+STUDY_DISTS = {"papermill", "ipykernel", "jupyter-book", "matplotlib", "seaborn", "submitit", "cleanlab",
+               "scikit-learn"}
 BLOCKED = STUDY_PACKAGES   # the modules hscore's command line names when a lean install lacks them
 
 BLOCKER = f'''"""Test-only: the study's packages cannot be imported (tests/test_lean_install.py)."""

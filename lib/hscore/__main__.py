@@ -44,7 +44,7 @@ from .errors import ConfigError, HScoreError
 
 # The modules of the hscore[study] extra (pyproject.toml): a lean install lacks them
 STUDY_PACKAGES = ("papermill", "nbformat", "nbclient", "ipykernel", "IPython", "jupyter_book", "sphinx", "matplotlib",
-                  "seaborn", "submitit")
+                  "seaborn", "submitit", "cleanlab")
 COMMANDS = ("plan", "run", "score", "reproduce", "execute", "book", "pairs", "clean", "prune", "select", "check",
             "findings")
 

@@ -192,8 +192,8 @@ def test_a_noise_profile_runs_end_to_end_and_its_chapter_executes(study_file, re
     assert len(kept) == 40 - issues
     phase2 = noisy.phase2()
     assert (phase2[phase2["method"] == "cleanlab"]["size"] == len(kept)).all()
-    table = noise.detection(noisy, draws=50).set_index("detector")
     truth = noise.flipped_rows(noisy.cfg, noisy.scores())
+    table = noise.detection(noise.detectors(noisy), truth, draws=50).set_index("detector")
     assert truth.sum() == 12 and (table["flipped"] == 12).all()
     zero = noisy.scores()["h"].to_numpy() == 0
     assert table.loc[noise.H_ZERO, "flagged"] == zero.sum()
@@ -201,11 +201,12 @@ def test_a_noise_profile_runs_end_to_end_and_its_chapter_executes(study_file, re
         assert table.loc[noise.H_ZERO, "precision"] == pytest.approx(100 * truth[zero].mean())
     assert table.loc[noise.CLEANLAB_CV, "flagged"] == issues
     assert {"confidence", "forgetting", "AUM", "EL2N", noise.CLEANLAB_FREE} <= set(table.index)
-    where = noise.flipped_by_h(noisy)
     h = noisy.scores()["h"].to_numpy()
+    where = noise.flipped_by_h(h, truth, 3)
     assert where == {"flipped": 12, "H = 0": int((truth & (h == 0)).sum()), "H = R": int((truth & (h == 3)).sum()),
                      "ticket": int((truth & (h > 0) & (h < 3)).sum())}
-    assert noise.detection(clean).empty and noise.noise_rate(clean.cfg) == 0
+    assert noise.detection(noise.detectors(clean), noise.flipped_rows(clean.cfg, clean.scores())).empty
+    assert noise.noise_rate(clean.cfg) == 0
     assert set(noise.effects(noisy)["method"]) == {"hscore", "random", "cleanlab"}
     ((title, lines),) = chapter.answer("tiny-noise")
     assert title == "tiny-bert on rotten_tomatoes at 0%, 30% flipped labels"

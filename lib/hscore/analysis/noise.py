@@ -35,10 +35,9 @@ from ..data import get_task, pair_splits
 from ..data.noise import flipped
 from ..pruning.label_issues import CLEANLAB_SUBSET, first_epoch_probs, issues, likely_mislabelled, quality
 from ..study.selection import load_heldout
-from .stats import compare, example_points
+from .stats import LEVEL, compare, example_points
 
 DRAWS = 1000
-LEVEL = 0.95
 # detector -> (scores-table column, higher means likelier flipped); H = 0 and cleanlab flag rows themselves
 SCORE_DETECTORS = {"confidence": ("confidence", False), "forgetting": ("forgetting", True), "AUM": ("aum", False),
                    "EL2N": ("el2n", True), "EL2N (train step)": ("el2n_train_step", True)}
@@ -134,14 +133,13 @@ def detectors(pair) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def detection(pair, draws: int = DRAWS, seed: int = 0) -> pd.DataFrame:
-    """One row per detector: rows flagged, precision and recall of the flipped rows (%), AUROC, each with its
-    95% bootstrap interval over the training rows; empty when no label was flipped."""
-    scores = pair.scores()
-    noisy = flipped_rows(pair.cfg, scores)
+def detection(found: dict[str, tuple[np.ndarray, np.ndarray]], noisy: np.ndarray, draws: int = DRAWS,
+              seed: int = 0) -> pd.DataFrame:
+    """One row per detector of ``found`` (``detectors``): rows flagged, precision and recall of the flipped rows
+    ``noisy`` (%), AUROC, each with its 95% bootstrap interval over the training rows; empty when no label was
+    flipped."""
     if not noisy.any():
         return pd.DataFrame()
-    found = detectors(pair)
     rng = np.random.default_rng(seed)
     samples = rng.integers(0, len(noisy), size=(draws, len(noisy)))
     rows = []
@@ -163,21 +161,18 @@ def _metrics(flags: np.ndarray, score: np.ndarray, noisy: np.ndarray) -> tuple[f
     return precision, recall, auroc(score, noisy)
 
 
-def flipped_by_h(pair) -> dict:
-    """Where the flipped rows are: how many have H = 0 (dropped as hard), 1 <= H <= R-1 (kept in the winning
-    ticket) and H = R (dropped as easy: the runs learned the flipped label from the first epoch)."""
-    scores = pair.scores()
-    noisy = flipped_rows(pair.cfg, scores)
-    h, runs = scores["h"].to_numpy(), pair.cfg.runs
+def flipped_by_h(h: np.ndarray, noisy: np.ndarray, runs: int) -> dict:
+    """Where the flipped rows ``noisy`` are by their H of ``runs`` runs: how many have H = 0 (dropped as hard),
+    1 <= H <= R-1 (kept in the winning ticket) and H = R (dropped as easy: the runs learned the flipped label from
+    the first epoch)."""
     return {"flipped": int(noisy.sum()), "H = 0": int((noisy & (h == 0)).sum()),
             "ticket": int((noisy & (h > 0) & (h < runs)).sum()), "H = R": int((noisy & (h == runs)).sum())}
 
 
-def false_flags(pair) -> pd.DataFrame:
-    """Without planted noise: how many rows each detector flags (all of them clean labels, as far as anyone
-    knows: the data's own noise is unknown)."""
-    return pd.DataFrame([{"detector": name, "flagged": int(flags.sum())}
-                         for name, (flags, _) in detectors(pair).items()])
+def false_flags(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Without planted noise: how many rows each detector of ``found`` flags (all of them clean labels, as far as
+    anyone knows: the data's own noise is unknown)."""
+    return pd.DataFrame([{"detector": name, "flagged": int(flags.sum())} for name, (flags, _) in found.items()])
 
 
 def cost(pair) -> dict:

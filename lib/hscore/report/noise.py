@@ -41,17 +41,20 @@ def _done(pair: PairResults) -> bool:
 
 def measured(profile: str) -> dict | None:
     """Everything the chapter and the README's answer read, or None until every noise pair's runs are done:
-    per rate its pair, detection table, phase-2 effects, cost and (without noise) the rows each detector flags;
-    and the ticket's gain against the rate (``noise.growth``)."""
+    per rate its pair, flipped rows and detectors (each computed once: the data loaded, cleanlab called), detection
+    table, phase-2 effects, cost, (without noise) the rows each detector flags and (with noise) where the flipped
+    rows land; and the ticket's gain against the rate (``noise.growth``)."""
     pairs = noise_pairs(profile)
     if not pairs or not all(_done(p) for p in pairs):
         return None
     rates = {}
     for pair in pairs:
-        rate = noise.noise_rate(pair.cfg)
-        rates[rate] = {"pair": pair, "detection": noise.detection(pair), "effects": noise.effects(pair),
-                       "cost": noise.cost(pair), "flags": noise.false_flags(pair) if rate == 0 else None,
-                       "where": noise.flipped_by_h(pair) if rate > 0 else None}
+        rate, scores = noise.noise_rate(pair.cfg), pair.scores()
+        noisy, found = noise.flipped_rows(pair.cfg, scores), noise.detectors(pair)   # once: data, cleanlab
+        rates[rate] = {"pair": pair, "noisy": noisy, "found": found, "detection": noise.detection(found, noisy),
+                       "effects": noise.effects(pair), "cost": noise.cost(pair),
+                       "flags": noise.false_flags(found) if rate == 0 else None,
+                       "where": noise.flipped_by_h(scores["h"].to_numpy(), noisy, pair.cfg.runs) if rate > 0 else None}
     return {"rates": rates, "growth": noise.growth(pairs)}
 
 
@@ -226,14 +229,11 @@ def show_pr(m: dict) -> None:
         return
     fig, axes = plt.subplots(1, len(noisy), figsize=(4.6 * len(noisy), 3.8), squeeze=False, sharey=True)
     for ax, (rate, r) in zip(axes[0], noisy):
-        pair = r["pair"]
-        flipped = noise.flipped_rows(pair.cfg, pair.scores())
-        found = noise.detectors(pair)
-        for name, (_, score) in found.items():
+        for name, (_, score) in r["found"].items():
             if name == noise.LIKELY_MISLABELLED:
                 continue
             color, style = STYLE.get(name, ("#34495e", "-"))
-            recall, precision = noise.pr_curve(score, flipped)
+            recall, precision = noise.pr_curve(score, r["noisy"])
             ax.plot(100 * recall, 100 * precision, color=color, linestyle=style, linewidth=1.4, label=name)
         table = r["detection"].set_index("detector")
         for name, marker in ((noise.H_ZERO, "o"), (noise.CLEANLAB_CV, "s"), (noise.CLEANLAB_FREE, "^")):

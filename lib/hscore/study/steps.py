@@ -58,7 +58,7 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                    bar_position: int | None, updates: int | None = None, held_out: np.ndarray | None = None):
     """Fine-tune a fresh model on the training rows ``rows`` (in the order of ``seed``), evaluate it.
     ``updates``: train for this many optimizer updates instead of the phase's epochs (``equal_steps``);
-    ``held_out``: training rows the trained model also predicts (eval mode), returned as their logits."""
+    ``held_out``: training rows the trained model also predicts (eval mode), whose logits come last (else None)."""
     cfg = data.cfg
     hp = cfg.phase1 if phase == "phase1" else cfg.phase2
     model, unpadded = data.fresh_model(seed)
@@ -76,8 +76,8 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
                                                        cfg.precision, data.head, data.task.metric,
                                                        **data.task.eval_options)
                      for name, rows_ in data.evals.items()}
-        if held_out is not None:   # cleanlab's out-of-sample probabilities: rows the model never trained on
-            held_logits = predict_logits(model, data.tokenizer, data.train.take(held_out), device, cfg.precision)
+        held = None if held_out is None else data.train.take(held_out)   # rows the model never trained on
+        held_logits = None if held is None else predict_logits(model, data.tokenizer, held, device, cfg.precision)
     params = non_embedding_parameters(model)
     del model
     scores = {name: metrics for name, (metrics, _) in evaluated.items()}
@@ -88,12 +88,10 @@ def _fine_tune_run(data: PairData, rows: np.ndarray, phase: str, seed: int, devi
         * hp.epochs
     flops = 6 * params * train.tokens() * passes + 2 * params * sum(r.tokens() for r in data.evals.values())
     flops += 2 * params * train.tokens() if eval_pass else 0
-    flops += 2 * params * data.train.take(held_out).tokens() if held_out is not None else 0
+    flops += 2 * params * held.tokens() if held is not None else 0
     engine = {} if cfg.engine == "loop" else {"engine": cfg.engine}
-    extra = {"flops": float(flops), "padding_free": unpadded, **engine}
-    if held_out is not None:
-        return held_logits, scores, per_example, timer.seconds, extra
-    return dyn, scores, per_example, timer.seconds, extra
+    return dyn, scores, per_example, timer.seconds, {"flops": float(flops), "padding_free": unpadded, **engine}, \
+        held_logits
 
 
 # --- steps --------------------------------------------------------------------------------------
@@ -141,8 +139,9 @@ def run_step(step: Step, identity: dict, cache: DataCache | None = None, bar_pos
 
 def _score(step: Step, identity: dict, data: PairData, bar_position: int | None) -> dict:
     cfg, device = data.cfg, pick_device(data.cfg.require_gpu)
-    dyn, scores, per_example, seconds, engine = _fine_tune_run(data, np.arange(len(data.train)), "phase1", step.seed,
-                                                               device, True, step.describe(), bar_position)
+    dyn, scores, per_example, seconds, engine, _ = _fine_tune_run(data, np.arange(len(data.train)), "phase1",
+                                                                  step.seed, device, True, step.describe(),
+                                                                  bar_position)
     dyn.save(step.folder / RUN_FILE)
     atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
     return finish_step(step.folder, identity, [RUN_FILE, PREDICTIONS_FILE],
@@ -156,8 +155,8 @@ def _fold(step: Step, identity: dict, data: PairData, bar_position: int | None) 
     cfg, device = data.cfg, pick_device(data.cfg.require_gpu)
     fold = fold_of(data.train.labels, cfg.cleanlab_folds, cfg.data_seed)
     held_out, trained = np.flatnonzero(fold == step.fold), np.flatnonzero(fold != step.fold)
-    logits, scores, per_example, seconds, engine = _fine_tune_run(data, trained, "phase1", step.seed, device, False,
-                                                                  step.describe(), bar_position, held_out=held_out)
+    _, scores, per_example, seconds, engine, logits = _fine_tune_run(data, trained, "phase1", step.seed, device, False,
+                                                                     step.describe(), bar_position, held_out=held_out)
     atomic_save_npz(step.folder / paths.HELDOUT_FILE, positions=held_out, probs=softmax(logits))
     atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
     return finish_step(step.folder, identity, [paths.HELDOUT_FILE, PREDICTIONS_FILE],
@@ -180,8 +179,8 @@ def _finetune(step: Step, identity: dict, data: PairData, bar_position: int | No
     updates = None
     if step.method == "equal_steps":   # as many optimizer updates as a run on the full training set
         updates = schedule_steps(cfg.phase2, math.ceil(len(data.train) / cfg.phase2.batch_size))[1]
-    _, scores, per_example, seconds, engine = _fine_tune_run(data, rows, "phase2", step.seed, device, False,
-                                                             step.describe(), bar_position, updates)
+    _, scores, per_example, seconds, engine, _ = _fine_tune_run(data, rows, "phase2", step.seed, device, False,
+                                                                step.describe(), bar_position, updates)
     atomic_save_npz(step.folder / PREDICTIONS_FILE, **per_example)
     spec = next((s for s in subset_family(cfg.runs) if s.name == step.subset), None)
     kept = None if spec is None else spec.label
